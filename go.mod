@@ -1,0 +1,33 @@
+module charm.example/github-runner
+
+go 1.26
+
+require (
+	github.com/juju/charm/v12 v12.0.0
+	github.com/stretchr/testify v1.12.1
+)
+
+require (
+	github.com/gobwas/glob v0.2.3 // indirect
+	github.com/juju/clock v1.0.0 // indirect
+	github.com/juju/collections v1.0.0 // indirect
+	github.com/juju/errors v1.0.0 // indirect
+	github.com/juju/gojsonpointer v0.0.0-20150204194629-afe8b77aa08f // indirect
+	github.com/juju/gojsonreference v0.0.0-20150204194633-f0d24ac5ee33 // indirect
+	github.com/juju/gojsonschema v0.0.0-20150312170016-e1ad140384f2 // indirect
+	github.com/juju/loggo v1.0.0 // indirect
+	github.com/juju/mgo/v3 v3.0.2 // indirect
+	github.com/juju/names/v4 v4.0.0-20220207005702-9c6532a52823 // indirect
+	github.com/juju/os/v2 v2.2.1 // indirect
+	github.com/juju/schema v1.0.1-0.20190814234152-1f8aaeef0989 // indirect
+	github.com/juju/utils/v3 v3.0.0 // indirect
+	github.com/juju/version/v2 v2.0.1 // indirect
+	github.com/mohae/deepcopy v0.0.0-20170929034955-c48cc78d4826 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/crypto v0.0.0-20220722155217-630584e8d5aa // indirect
+	golang.org/x/net v0.5.0 // indirect
+	golang.org/x/sys v0.4.0 // indirect
+	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect
+	gopkg.in/yaml.v2 v2.4.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
