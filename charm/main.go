@@ -1,26 +1,51 @@
-// Command github-runner is the charm's entry binary. Packed into the charm as
-// `dispatch`, Juju runs it for every hook and action with JUJU_DISPATCH_PATH
-// naming the event.
+// Command github-runner is the charm's entry binary. Packed into the charm
+// as `dispatch`, Juju runs it with no arguments for every hook and action,
+// JUJU_DISPATCH_PATH naming the event; hooks.Dispatch routes it. Run with
+// arguments outside Juju, it is a command line tool (see cli.go).
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
-	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/juju"
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, "github-runner:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context) error {
-	event := os.Getenv("JUJU_DISPATCH_PATH")
-	if event == "" {
-		return fmt.Errorf("JUJU_DISPATCH_PATH is not set: not running under Juju")
+// run picks the mode: a Juju dispatch when JUJU_DISPATCH_PATH is set, the
+// command line otherwise.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	env := juju.ParseEnv(environ)
+	if env.DispatchPath != "" {
+		return dispatch(ctx, environ, env, stderr)
 	}
-	return exec.CommandContext(ctx, "juju-log", "--log-level", "INFO", "--", "dispatching "+event).Run()
+	return runCLI(ctx, args, stdout, stderr)
+}
+
+// dispatch handles one Juju event. The hook tools get the environment Juju
+// set for the hook, and are found on its PATH.
+func dispatch(ctx context.Context, environ []string, env juju.Env, stderr io.Writer) int {
+	client := juju.NewClient(juju.ExecRunner{Env: environ}, env)
+	log := slog.New(juju.NewLogHandler(client, juju.LogHandlerOptions{
+		Level:    slog.LevelDebug,
+		Fallback: stderr,
+	}))
+	charm := hooks.New(hooks.Deps{})
+	code := hooks.Dispatch(ctx, client, log, charm.Handlers())
+	if code == hooks.ExitUsage {
+		fmt.Fprintln(stderr, "github-runner: JUJU_DISPATCH_PATH names no event")
+	}
+	return code
 }

@@ -1,0 +1,139 @@
+// Package hooks is the charm's behaviour: the routing of every hook,
+// action and custom event Juju dispatches to one handler, the one place
+// where failures are classified, and the charm's configuration.
+//
+// Dispatch classifies once: a *ConfigError (only the operator can fix it)
+// becomes a Blocked status naming the options, and the hook succeeds so
+// Juju does not retry it; any other error from a hook is logged and the
+// process exits non-zero so that Juju retries; an action's error fails the
+// action with action-fail and exit status 0. Handlers return errors and
+// never set error statuses themselves.
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"charm.example/github-runner/internal/juju"
+)
+
+// Juju is the hook context the handlers use; *juju.Client is one.
+type Juju interface {
+	Env() juju.Env
+	Config(ctx context.Context) (map[string]any, error)
+	SecretValue(ctx context.Context, uri, key string) (string, error)
+	SetStatus(ctx context.Context, s juju.Status) error
+	ActionParams(ctx context.Context) (map[string]any, error)
+	ActionSet(ctx context.Context, results map[string]any) error
+	ActionFail(ctx context.Context, msg string) error
+	ActionLog(ctx context.Context, msg string) error
+}
+
+// Event is what a handler gets: which event, the hook context, and a logger
+// writing to the unit's log.
+type Event struct {
+	Kind juju.EventKind
+	Name string
+	Juju Juju
+	Log  *slog.Logger
+}
+
+// Handler handles one event. It returns a *ConfigError for a problem only
+// the operator can fix, and any other error for a fault worth retrying.
+type Handler func(ctx context.Context, ev Event) error
+
+// Handlers route events to handlers, by name within each kind.
+type Handlers struct {
+	// Hooks by hook name (install, config-changed, ...). A hook without a
+	// handler succeeds and does nothing.
+	Hooks map[string]Handler
+	// Actions by action name. An action without a handler fails.
+	Actions map[string]Handler
+	// Events are custom events by name, dispatched by a juju-exec command
+	// (`JUJU_DISPATCH_PATH=reconcile-runners ./dispatch`). Unknown ones are
+	// ignored like hooks.
+	Events map[string]Handler
+}
+
+// Exit statuses of Dispatch.
+const (
+	ExitOK    = 0 // done, or blocked by configuration, or action failed cleanly
+	ExitRetry = 1 // a hook failed: Juju retries it
+	ExitUsage = 2 // not run by Juju
+)
+
+// Dispatch runs the handler for the event in j.Env().DispatchPath and
+// returns the process's exit status, classifying errors as the package
+// documentation says.
+func Dispatch(ctx context.Context, j Juju, log *slog.Logger, h Handlers) int {
+	ev := j.Env().Event()
+	event := Event{Kind: ev.Kind, Name: ev.Name, Juju: j, Log: log}
+	var table map[string]Handler
+	switch ev.Kind {
+	case juju.HookEvent:
+		table = h.Hooks
+	case juju.ActionEvent:
+		table = h.Actions
+	case juju.CustomEvent:
+		table = h.Events
+	default:
+		log.Error("not dispatched by Juju: JUJU_DISPATCH_PATH is empty")
+		return ExitUsage
+	}
+	handler, ok := table[ev.Name]
+	if !ok {
+		if ev.Kind == juju.ActionEvent {
+			return failAction(ctx, j, log, fmt.Sprintf("unknown action %q", ev.Name))
+		}
+		log.Debug("no handler: nothing to do", "kind", ev.Kind.String(), "event", ev.Name)
+		return ExitOK
+	}
+	log.Debug("dispatching", "kind", ev.Kind.String(), "event", ev.Name)
+	err := call(ctx, handler, event)
+	if err == nil {
+		return ExitOK
+	}
+
+	var cerr *ConfigError
+	if errors.As(err, &cerr) {
+		log.Warn("blocked by the configuration", "event", ev.Name, "problems", cerr.Error())
+		if serr := j.SetStatus(ctx, juju.Blocked(cerr.Error())); serr != nil {
+			log.Error("cannot set the blocked status", "err", serr)
+			if ev.Kind != juju.ActionEvent {
+				return ExitRetry
+			}
+		}
+		if ev.Kind == juju.ActionEvent {
+			return failAction(ctx, j, log, "invalid configuration: "+cerr.Error())
+		}
+		return ExitOK
+	}
+	if ev.Kind == juju.ActionEvent {
+		log.Error("action failed", "action", ev.Name, "err", err)
+		return failAction(ctx, j, log, err.Error())
+	}
+	log.Error("failed; Juju will retry", "kind", ev.Kind.String(), "event", ev.Name, "err", err)
+	return ExitRetry
+}
+
+// call runs h, turning a panic into an error so it is classified like one.
+func call(ctx context.Context, h Handler, ev Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev.Log.Error("panic", "event", ev.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	return h(ctx, ev)
+}
+
+func failAction(ctx context.Context, j Juju, log *slog.Logger, msg string) int {
+	if err := j.ActionFail(ctx, msg); err != nil {
+		log.Error("cannot fail the action", "err", err)
+		return ExitRetry
+	}
+	return ExitOK
+}

@@ -1,0 +1,224 @@
+package hooks_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/juju"
+	"charm.example/github-runner/internal/juju/jujutest"
+)
+
+// dispatchIn runs hooks.Dispatch in a context of s for path, with the real
+// juju.Client on the simulator's tools, as the charm binary would; a
+// non-zero exit status ends the context as a failure.
+func dispatchIn(t *testing.T, s *jujutest.Sim, path string, params map[string]any, h hooks.Handlers) (int, jujutest.Run) {
+	t.Helper()
+	code := -1
+	r, err := s.InContext(testContext(t), path, params, func(env []string) error {
+		client := juju.NewClient(juju.ExecRunner{Env: env}, juju.ParseEnv(env))
+		log := slog.New(juju.NewLogHandler(client, juju.LogHandlerOptions{Level: slog.LevelDebug}))
+		code = hooks.Dispatch(testContext(t), client, log, h)
+		if code != 0 {
+			return fmt.Errorf("exit status %d", code)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	return code, r
+}
+
+func hasLog(s *jujutest.Sim, level, substr string) bool {
+	for _, l := range s.Logs() {
+		if l.Level == level && strings.Contains(l.Message, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDispatchClassifies(t *testing.T) {
+	configErr := &hooks.ConfigError{Problems: []hooks.Problem{
+		{Option: "path", Text: "path: missing"}, {Option: "vm-cpu", Text: "vm-cpu 0: at least 1"},
+	}}
+	var seen []string
+	record := func(ret error) hooks.Handler {
+		return func(ctx context.Context, ev hooks.Event) error {
+			seen = append(seen, ev.Kind.String()+":"+ev.Name)
+			return ret
+		}
+	}
+	h := hooks.Handlers{
+		Hooks: map[string]hooks.Handler{
+			"install":        record(nil),
+			"config-changed": record(configErr),
+			"start":          record(errors.New("lxd is not answering")),
+			"update-status":  func(context.Context, hooks.Event) error { panic("boom") },
+		},
+		Actions: map[string]hooks.Handler{
+			"ok": func(ctx context.Context, ev hooks.Event) error {
+				return ev.Juju.ActionSet(ctx, map[string]any{"done": true})
+			},
+			"broken":  record(errors.New("github said 502")),
+			"blocked": record(configErr),
+		},
+		Events: map[string]hooks.Handler{"reconcile-runners": record(nil)},
+	}
+
+	for _, tc := range []struct {
+		name   string
+		path   string
+		code   int
+		status jujutest.Status
+		action *jujutest.ActionResult // Status and Message checked
+		log    [2]string              // level, substring
+	}{
+		{name: "success", path: "hooks/install", code: 0, status: jujutest.Status{Status: "maintenance", Message: "installing charm software"}},
+		{name: "config problem blocks and succeeds", path: "hooks/config-changed", code: 0,
+			status: jujutest.Status{Status: "blocked", Message: "path: missing; vm-cpu 0: at least 1"},
+			log:    [2]string{"WARNING", "blocked by the configuration"}},
+		{name: "passing fault fails the hook", path: "hooks/start", code: 1,
+			status: jujutest.Status{Status: "error", Message: `hook failed: "start"`},
+			log:    [2]string{"ERROR", "failed; Juju will retry kind=hook event=start err=\"lxd is not answering\""}},
+		{name: "panic fails the hook", path: "hooks/update-status", code: 1,
+			status: jujutest.Status{Status: "error", Message: `hook failed: "update-status"`},
+			log:    [2]string{"ERROR", "internal error: boom"}},
+		{name: "unknown hook is a no-op", path: "hooks/collect-metrics", code: 0,
+			log: [2]string{"DEBUG", "no handler: nothing to do kind=hook event=collect-metrics"}},
+		{name: "custom event", path: "reconcile-runners", code: 0},
+		{name: "unknown custom event is a no-op", path: "who-knows", code: 0},
+		{name: "action ok", path: "actions/ok", code: 0, action: &jujutest.ActionResult{Status: "completed"}},
+		{name: "action fault fails the action, not the unit", path: "actions/broken", code: 0,
+			action: &jujutest.ActionResult{Status: "failed", Message: "github said 502"}},
+		{name: "action config problem", path: "actions/blocked", code: 0,
+			status: jujutest.Status{Status: "blocked", Message: "path: missing; vm-cpu 0: at least 1"},
+			action: &jujutest.ActionResult{Status: "failed", Message: "invalid configuration: path: missing; vm-cpu 0: at least 1"}},
+		{name: "unknown action", path: "actions/no-such-thing", code: 0,
+			action: &jujutest.ActionResult{Status: "failed", Message: `unknown action "no-such-thing"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startSim(t, jujutest.Options{})
+			code, r := dispatchIn(t, s, tc.path, nil, h)
+			require.Equal(t, tc.code, code)
+			if tc.status.Status != "" {
+				require.Equal(t, tc.status, s.UnitStatus())
+			}
+			if tc.action != nil {
+				require.NotNil(t, r.Action)
+				require.Equal(t, tc.action.Status, r.Action.Status)
+				require.Equal(t, tc.action.Message, r.Action.Message)
+			}
+			if tc.log[0] != "" {
+				require.True(t, hasLog(s, tc.log[0], tc.log[1]), "no %s log with %q in %v", tc.log[0], tc.log[1], s.Logs())
+			}
+		})
+	}
+	require.Contains(t, seen, "event:reconcile-runners")
+}
+
+func TestDispatchWithoutEvent(t *testing.T) {
+	s := startSim(t, jujutest.Options{})
+	_, err := s.InContext(testContext(t), "hooks/install", nil, func(env []string) error {
+		var clean []string
+		for _, kv := range env {
+			if !strings.HasPrefix(kv, "JUJU_DISPATCH_PATH=") {
+				clean = append(clean, kv)
+			}
+		}
+		client := juju.NewClient(juju.ExecRunner{Env: clean}, juju.ParseEnv(clean))
+		require.Equal(t, hooks.ExitUsage, hooks.Dispatch(testContext(t), client, slog.New(juju.NewLogHandler(client, juju.LogHandlerOptions{})), hooks.Handlers{}))
+		return nil
+	})
+	require.NoError(t, err)
+}
+
+func TestCharmHandlers(t *testing.T) {
+	const plainToken = "ghp_plaintokenvalue0123456789"
+	valid := map[string]any{"path": "acme/website", "token": plainToken}
+	h := hooks.New(hooks.Deps{}).Handlers()
+
+	t.Run("defaults block on path and token", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{})
+		for _, hook := range []string{"install", "config-changed", "start", "update-status"} {
+			code, _ := dispatchIn(t, s, "hooks/"+hook, nil, h)
+			require.Equal(t, 0, code, hook)
+		}
+		st := s.UnitStatus()
+		require.Equal(t, "blocked", st.Status)
+		require.Equal(t, "path: missing: set an organisation or owner/repo; token: missing: set a GitHub token, or a secret: URI granted to the application", st.Message)
+	})
+	t.Run("valid config is active", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{Config: valid})
+		code, _ := dispatchIn(t, s, "hooks/config-changed", nil, h)
+		require.Equal(t, 0, code)
+		require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, s.UnitStatus())
+		for _, l := range s.Logs() {
+			require.NotContains(t, l.Message, plainToken)
+		}
+	})
+	t.Run("stop and remove do nothing", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{})
+		for _, hook := range []string{"stop", "remove"} {
+			code, _ := dispatchIn(t, s, "hooks/"+hook, nil, h)
+			require.Equal(t, 0, code)
+		}
+		require.Equal(t, "unknown", s.UnitStatus().Status)
+	})
+	t.Run("granted secret token", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{})
+		uri := s.AddSecret(map[string]string{"token": "ghp_fromsecret"}, jujutest.SecretOptions{Granted: true})
+		require.NoError(t, s.SetConfig(map[string]any{"path": "acme", "token": uri}))
+		code, _ := dispatchIn(t, s, "hooks/config-changed", nil, h)
+		require.Equal(t, 0, code)
+		require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, s.UnitStatus())
+	})
+	t.Run("secret not granted blocks naming token", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{})
+		uri := s.AddSecret(map[string]string{"token": "ghp_notgranted"}, jujutest.SecretOptions{})
+		require.NoError(t, s.SetConfig(map[string]any{"path": "acme", "token": uri}))
+		code, _ := dispatchIn(t, s, "hooks/config-changed", nil, h)
+		require.Equal(t, 0, code)
+		require.Equal(t, jujutest.Status{Status: "blocked", Message: "token: cannot read secret " + uri + ": permission denied (grant it with juju grant-secret)"}, s.UnitStatus())
+
+		require.NoError(t, s.GrantSecret(uri))
+		code, _ = dispatchIn(t, s, "hooks/config-changed", nil, h)
+		require.Equal(t, 0, code)
+		require.Equal(t, "active", s.UnitStatus().Status)
+	})
+	t.Run("secret without a token key", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{})
+		uri := s.AddSecret(map[string]string{"pat": "x"}, jujutest.SecretOptions{Granted: true})
+		require.NoError(t, s.SetConfig(map[string]any{"path": "acme", "token": uri}))
+		dispatchIn(t, s, "hooks/config-changed", nil, h)
+		require.Equal(t, jujutest.Status{Status: "blocked", Message: "token: cannot read secret " + uri + `: secret key "token" not found`}, s.UnitStatus())
+	})
+	t.Run("actions are not wired yet", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{Config: valid})
+		for _, action := range []string{"check-runners", "reconcile-runners", "flush-runners", "build-image", "update-runner-bin"} {
+			code, r := dispatchIn(t, s, "actions/"+action, nil, h)
+			require.Equal(t, 0, code)
+			require.Equal(t, "failed", r.Action.Status, action)
+			require.Equal(t, "not available yet: the runner manager is not wired in", r.Action.Message, action)
+		}
+	})
+	t.Run("an action reports configuration problems first", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{Config: map[string]any{"path": "acme", "token": plainToken, "vm-memory": "7XB"}})
+		_, r := dispatchIn(t, s, "actions/check-runners", nil, h)
+		require.Equal(t, `invalid configuration: vm-memory "7XB": not a size (use e.g. 512MiB or 7GiB)`, r.Action.Message)
+		require.Equal(t, "blocked", s.UnitStatus().Status)
+	})
+	t.Run("custom events check the configuration", func(t *testing.T) {
+		s := startSim(t, jujutest.Options{Config: valid})
+		for _, ev := range []string{"reconcile-runners", "build-runner-image"} {
+			code, _ := dispatchIn(t, s, ev, nil, h)
+			require.Equal(t, 0, code)
+		}
+		require.Equal(t, "active", s.UnitStatus().Status)
+	})
+}
