@@ -1,0 +1,58 @@
+package lxd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// GetStoragePool returns a storage pool and its ETag (for
+// [Client.UpdateStoragePool]). LXD 5.0 sends no ETag for pools: the ETag is
+// then empty.
+func (c *Client) GetStoragePool(ctx context.Context, name string) (*StoragePool, string, error) {
+	var p StoragePool
+	etag, err := c.query(ctx, request{method: http.MethodGet, path: poolPath(name)}, &p)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot get storage pool %q: %w", name, err)
+	}
+	return &p, etag, nil
+}
+
+// CreateStoragePool creates a storage pool. An existing pool of that name is
+// an error matching [ErrConflict].
+func (c *Client) CreateStoragePool(ctx context.Context, req StoragePoolsPost) error {
+	_, err := c.query(ctx, request{method: http.MethodPost, path: "/1.0/storage-pools", body: req}, nil)
+	if err == nil {
+		return nil
+	}
+	var se *StatusError
+	if errors.As(err, &se) && !errors.Is(err, ErrConflict) {
+		// The daemon's answer for an existing name is not always a 409.
+		if _, _, gerr := c.GetStoragePool(ctx, req.Name); gerr == nil {
+			err = fmt.Errorf("%w (%w)", ErrConflict, err)
+		}
+	}
+	return fmt.Errorf("cannot create storage pool %q: %w", req.Name, err)
+}
+
+// UpdateStoragePool replaces a storage pool's config and description. With a
+// non-empty etag the update is refused, with an error matching
+// [ErrPreconditionFailed], if the pool changed meanwhile.
+func (c *Client) UpdateStoragePool(ctx context.Context, name string, req StoragePoolPut, etag string) error {
+	if _, err := c.query(ctx, request{method: http.MethodPut, path: poolPath(name), body: req, etag: etag}, nil); err != nil {
+		return fmt.Errorf("cannot update storage pool %q: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteStoragePool deletes an unused storage pool. A missing pool is an
+// error matching [ErrNotFound].
+func (c *Client) DeleteStoragePool(ctx context.Context, name string) error {
+	if _, err := c.query(ctx, request{method: http.MethodDelete, path: poolPath(name)}, nil); err != nil {
+		return fmt.Errorf("cannot delete storage pool %q: %w", name, err)
+	}
+	return nil
+}
+
+func poolPath(name string) string { return "/1.0/storage-pools/" + escape(name) }
