@@ -1,0 +1,214 @@
+package githubtest_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"charm.example/github-runner/internal/github/githubtest"
+)
+
+// TestConformance drives every endpoint the simulator serves, at
+// organization and repository scope, through success and failure, and
+// checks every answer against GitHub's description. (Every other test's
+// answers are checked the same way when it ends, by newServer.)
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	srv := newUncheckedServer(t, githubtest.Options{})
+	_, err := srv.AddRunnerGroup("acme", "ci")
+	require.NoError(t, err)
+
+	for _, prefix := range []string{"orgs/acme", "repos/acme/website"} {
+		path := map[string]string{"orgs/acme": "acme", "repos/acme/website": "acme/website"}[prefix]
+		busy, err := srv.AddRunner(path, githubtest.RunnerSeed{Name: "busy", Online: true, Busy: true, Labels: []string{"gpu"}})
+		require.NoError(t, err)
+		for i := range 5 {
+			_, err := srv.AddRunner(path, githubtest.RunnerSeed{Name: fmt.Sprintf("idle-%d", i), Online: i%2 == 0})
+			require.NoError(t, err)
+		}
+		j := jit(t, srv, prefix, "jit", "a", "b")
+		runner := fmt.Sprintf("%s/actions/runners/%d", prefix, j.Runner.ID)
+		requests := []struct {
+			method, path, token string
+			body                any
+		}{
+			{"GET", prefix + "/actions/runners", adminToken, nil},
+			{"GET", prefix + "/actions/runners?per_page=2&page=2", adminToken, nil},
+			{"GET", prefix + "/actions/runners?name=jit", adminToken, nil},
+			{"GET", runner, adminToken, nil},
+			{"GET", prefix + "/actions/runners/999999", adminToken, nil},
+			{"GET", prefix + "/actions/runners/downloads", adminToken, nil},
+			{"POST", prefix + "/actions/runners/registration-token", adminToken, nil},
+			{"POST", prefix + "/actions/runners/remove-token", adminToken, nil},
+			{"POST", prefix + "/actions/runners/generate-jitconfig", adminToken, map[string]any{"name": "jit", "runner_group_id": 1, "labels": []string{"a"}}},
+			{"POST", prefix + "/actions/runners/generate-jitconfig", adminToken, map[string]any{"name": "x", "runner_group_id": 1, "labels": []string{}}},
+			{"POST", prefix + "/actions/runners/generate-jitconfig", adminToken, map[string]any{"name": "x", "runner_group_id": 1, "labels": []string{"a"}, "work_folder": "w"}},
+			{"POST", prefix + "/actions/runners/generate-jitconfig", adminToken, `{"name":`},
+			{"GET", runner + "/labels", adminToken, nil},
+			{"POST", runner + "/labels", adminToken, map[string]any{"labels": []string{"c"}}},
+			{"POST", runner + "/labels", adminToken, map[string]any{"labels": []string{}}},
+			{"PUT", runner + "/labels", adminToken, map[string]any{"labels": []string{"d", "e"}}},
+			{"DELETE", runner + "/labels/d", adminToken, nil},
+			{"DELETE", runner + "/labels/nothing", adminToken, nil},
+			{"DELETE", runner + "/labels/self-hosted", adminToken, nil},
+			{"DELETE", runner + "/labels", adminToken, nil},
+			{"DELETE", fmt.Sprintf("%s/actions/runners/%d", prefix, busy.ID), adminToken, nil},
+			{"DELETE", runner, adminToken, nil},
+			{"DELETE", runner, adminToken, nil},
+			{"GET", prefix + "/actions/runners", "", nil},
+			{"GET", prefix + "/actions/runners", "ghp_nobody", nil},
+			{"GET", prefix + "/actions/runners", noneToken, nil},
+		}
+		for _, r := range requests {
+			call(t, srv, r.method, r.path, r.token, r.body)
+		}
+	}
+	for _, r := range []struct{ method, path string }{
+		{"GET", "orgs/acme/actions/runner-groups"},
+		{"GET", "orgs/acme/actions/runner-groups?per_page=1&page=2"},
+		{"GET", "orgs/acme/actions/runner-groups/1"},
+		{"GET", "orgs/acme/actions/runner-groups/77"},
+		{"GET", "orgs/nobody/actions/runners"},
+		{"GET", "rate_limit"},
+		{"GET", "orgs/acme/actions/unknown"},
+	} {
+		call(t, srv, r.method, r.path, adminToken, nil)
+	}
+	srv.InjectFault(githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 502, Count: 1})
+	srv.InjectFault(githubtest.Fault{Path: "/repos/{owner}/{repo}/actions/runners", SecondaryLimit: true, Count: 1})
+	call(t, srv, "GET", "orgs/acme/actions/runners", adminToken, nil)
+	call(t, srv, "GET", "repos/acme/website/actions/runners", adminToken, nil)
+	srv.SetRateRemaining(adminToken, 0)
+	call(t, srv, "GET", "orgs/acme/actions/runners", adminToken, nil)
+	call(t, srv, "GET", "rate_limit", adminToken, nil)
+
+	exchanges := srv.Exchanges()
+	statuses := map[int]bool{}
+	for _, ex := range exchanges {
+		statuses[ex.Status] = true
+	}
+	for _, want := range []int{200, 201, 204, 400, 401, 403, 404, 409, 422, 502} {
+		assert.True(t, statuses[want], "no %d answer was exercised", want)
+	}
+	require.Greater(t, len(exchanges), 60)
+	for _, err := range validator(t).CheckAll(exchanges) {
+		t.Error(err)
+	}
+}
+
+// TestConformanceCatchesBrokenShapes shows the check is not vacuous: answers
+// of a wrong shape, sent through fault injection, fail it.
+func TestConformanceCatchesBrokenShapes(t *testing.T) {
+	t.Parallel()
+	srv := newUncheckedServer(t, githubtest.Options{})
+	r, err := srv.AddRunner("acme", githubtest.RunnerSeed{Name: "r"})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name   string
+		fault  githubtest.Fault
+		method string
+		path   string
+		body   any
+		want   string
+	}{
+		{
+			name:  "total_count as a string",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 200, Body: `{"total_count":"1","runners":[]}`},
+			path:  "orgs/acme/actions/runners",
+			want:  "total_count",
+		},
+		{
+			name: "runner without id",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners/{runner_id}", Status: 200,
+				Body: `{"name":"r","os":"Linux","status":"online","busy":false,"labels":[]}`},
+			path: fmt.Sprintf("orgs/acme/actions/runners/%d", r.ID),
+			want: `"id"`,
+		},
+		{
+			name:  "token without expiry",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners/registration-token", Status: 201, Body: `{"token":"T"}`},
+			path:  "orgs/acme/actions/runners/registration-token", method: "POST",
+			want: "expires_at",
+		},
+		{
+			name:  "busy delete without documentation_url",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners/{runner_id}", Method: "DELETE", Status: 422, Body: `{"message":"busy"}`},
+			path:  fmt.Sprintf("orgs/acme/actions/runners/%d", r.ID), method: "DELETE",
+			want: "documentation_url",
+		},
+		{
+			name:  "an error that is not JSON",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 500, Body: `<html>oops</html>`},
+			path:  "orgs/acme/actions/runners",
+			want:  "not JSON",
+		},
+		{
+			name:  "an undeclared success status",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 202, Body: `{}`},
+			path:  "orgs/acme/actions/runners",
+			want:  "status 202 is not declared",
+		},
+		{
+			name:  "downloads as an object",
+			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners/downloads", Status: 200, Body: `{"os":"linux"}`},
+			path:  "orgs/acme/actions/runners/downloads",
+			want:  "downloads",
+		},
+	}
+	v := validator(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			remove := srv.InjectFault(tt.fault)
+			defer remove()
+			method := tt.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			before := len(srv.Exchanges())
+			call(t, srv, method, tt.path, adminToken, tt.body)
+			exs := srv.Exchanges()
+			require.Len(t, exs, before+1)
+			err := v.Check(exs[len(exs)-1])
+			require.Error(t, err, "a broken answer passed the conformance check")
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+
+	t.Run("missing rate-limit headers", func(t *testing.T) {
+		ex := srv.Exchanges()[0]
+		ex.ResponseHeader = ex.ResponseHeader.Clone()
+		ex.ResponseHeader.Del("X-RateLimit-Remaining")
+		ex.ResponseHeader.Set("X-RateLimit-Reset", "soon")
+		err := v.Check(ex)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "no X-RateLimit-Remaining header")
+		assert.Contains(t, err.Error(), `X-RateLimit-Reset "soon" is not an integer`)
+	})
+	t.Run("malformed Link", func(t *testing.T) {
+		ex := srv.Exchanges()[0]
+		ex.ResponseHeader = ex.ResponseHeader.Clone()
+		ex.ResponseHeader.Set("Link", `<http://x/orgs/acme/actions/runners?page=2>; rel="next"`)
+		err := v.Check(ex)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "lacks page or per_page")
+	})
+	t.Run("an accepted request that GitHub would refuse", func(t *testing.T) {
+		ex := githubtest.Exchange{}
+		for _, e := range srv.Exchanges() {
+			if e.Status == 201 && e.Method == "POST" {
+				ex = e
+			}
+		}
+		require.NotZero(t, ex.Status)
+		ex.Path = "/orgs/acme/actions/runners/generate-jitconfig"
+		ex.RequestBody = []byte(`{"name":"n","runner_group_id":1,"labels":[]}`)
+		ex.RequestHeader = http.Header{"Content-Type": {"application/json"}}
+		err := v.Check(ex)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "accepted a request")
+	})
+}

@@ -1,0 +1,92 @@
+package githubtest
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The control API, for processes that drive the simulator without Go (a
+// demo, a charm's integration test). JSON in and out; no authentication, as
+// the simulator listens on loopback only.
+//
+//	POST /_sim/jobs     {"labels":["self-hosted","linux"],"duration":"2s","path":"acme"}
+//	                    -> 201 {"id":1}   (path optional: QueueJobFor)
+//	GET  /_sim/jobs     -> [job...]
+//	GET  /_sim/jobs/{id} -> job | 404
+//	GET  /_sim/runners  -> [runner...]
+//	GET  /_sim/counts   -> {"GET /orgs/{org}/actions/runners": 3, ...}
+//	POST /_sim/tokens   {"token":"T","scopes":["admin:org"]} -> 204
+//
+// Jobs and runners are the Job and Runner types as JSON, durations in
+// nanoseconds.
+
+func (s *Server) controlRoutes(mux *http.ServeMux) {
+	handle := func(pattern string, h func(w http.ResponseWriter, r *http.Request)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			s.count(pattern)
+			rw := &responseRecorder{ResponseWriter: w}
+			defer s.finish(r, pattern, false, nil, rw, false, start)
+			h(rw, r)
+		})
+	}
+	handle("POST /_sim/jobs", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Labels   []string `json:"labels"`
+			Duration string   `json:"duration"`
+			Path     string   `json:"path"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+			http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		var d time.Duration
+		if req.Duration != "" {
+			var err error
+			if d, err = time.ParseDuration(req.Duration); err != nil || d < 0 {
+				http.Error(w, "invalid duration", http.StatusBadRequest)
+				return
+			}
+		}
+		writeControlJSON(w, http.StatusCreated, map[string]JobID{"id": s.QueueJobFor(req.Path, req.Labels, d)})
+	})
+	handle("GET /_sim/jobs", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.Jobs())
+	})
+	handle("GET /_sim/jobs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		j, ok := s.Job(JobID(id))
+		if err != nil || !ok {
+			http.NotFound(w, r)
+			return
+		}
+		writeControlJSON(w, http.StatusOK, j)
+	})
+	handle("GET /_sim/runners", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.Runners(""))
+	})
+	handle("GET /_sim/counts", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.Counts())
+	})
+	handle("POST /_sim/tokens", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Token  string   `json:"token"`
+			Scopes []string `json:"scopes"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil || req.Token == "" {
+			http.Error(w, "want {\"token\":..., \"scopes\":[...]}", http.StatusBadRequest)
+			return
+		}
+		s.AddToken(req.Token, req.Scopes...)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func writeControlJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client may have gone
+}
