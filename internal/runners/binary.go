@@ -1,0 +1,193 @@
+package runners
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+
+	"charm.example/github-runner/internal/github"
+)
+
+// ErrNoRunnerBinary is returned when no verified runner application is in
+// place yet.
+var ErrNoRunnerBinary = errors.New("no runner application downloaded yet")
+
+// ErrChecksumMismatch is returned when a download does not match the
+// checksum GitHub gave for it.
+var ErrChecksumMismatch = errors.New("runner application checksum mismatch")
+
+// tarballRe matches the runner application's release file names.
+var tarballRe = regexp.MustCompile(`^actions-runner-([a-z]+)-([a-z0-9]+)-([0-9][0-9A-Za-z.\-]*)\.tar\.gz$`)
+
+// runnerBinary is a verified runner tarball in the state folder.
+type runnerBinary struct {
+	Path     string
+	Filename string
+	Version  string
+	SHA256   string
+}
+
+func (m *Manager) binaryDir() string { return filepath.Join(m.cfg.StateDir, "runner-binary") }
+
+// LatestRunnerBinary returns the newest runner application download for
+// osName (linux, osx or win) and this machine's architecture.
+func (m *Manager) LatestRunnerBinary(ctx context.Context, osName string) (github.Download, error) {
+	downloads, err := m.cfg.GitHub.RunnerDownloads(ctx)
+	if err != nil {
+		return github.Download{}, fmt.Errorf("cannot list runner downloads: %w", err)
+	}
+	return github.PickDownload(downloads, osName, runtime.GOARCH)
+}
+
+// HasRunnerBinary says whether a verified runner application is in place.
+func (m *Manager) HasRunnerBinary() bool {
+	_, err := m.currentBinary()
+	return err == nil
+}
+
+// RunnerBinaryVersion is the version of the runner application in place.
+func (m *Manager) RunnerBinaryVersion() (string, error) {
+	b, err := m.currentBinary()
+	return b.Version, err
+}
+
+// currentBinary finds the verified tarball in place: the one whose recorded
+// checksum file matches its name.
+func (m *Manager) currentBinary() (runnerBinary, error) {
+	entries, err := os.ReadDir(m.binaryDir())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return runnerBinary{}, fmt.Errorf("cannot read runner binary folder: %w", err)
+	}
+	for _, e := range entries {
+		mm := tarballRe.FindStringSubmatch(e.Name())
+		if mm == nil {
+			continue
+		}
+		sum, err := os.ReadFile(filepath.Join(m.binaryDir(), e.Name()+".sha256"))
+		if err != nil {
+			continue
+		}
+		return runnerBinary{
+			Path:     filepath.Join(m.binaryDir(), e.Name()),
+			Filename: e.Name(),
+			Version:  mm[3],
+			SHA256:   strings.TrimSpace(string(sum)),
+		}, nil
+	}
+	return runnerBinary{}, ErrNoRunnerBinary
+}
+
+// UpdateRunnerBinary puts the download dl in place unless it already is. The
+// tarball is streamed to a temporary file, checked against the SHA-256
+// checksum GitHub gave and for being a gzip tarball holding run.sh, and only
+// then renamed into place; the older tarball is removed after. A failure
+// leaves the old tarball in service. It says whether anything changed.
+func (m *Manager) UpdateRunnerBinary(ctx context.Context, dl github.Download) (bool, error) {
+	if !tarballRe.MatchString(dl.Filename) || path.Base(dl.Filename) != dl.Filename {
+		return false, fmt.Errorf("unexpected runner application file name %q", dl.Filename)
+	}
+	want := strings.ToLower(dl.SHA256)
+	if want == "" {
+		return false, fmt.Errorf("no checksum given for %s: refusing an unverifiable download", dl.Filename)
+	}
+	old, oldErr := m.currentBinary()
+	if oldErr == nil && old.Filename == dl.Filename && old.SHA256 == want {
+		return false, nil
+	}
+	if err := os.MkdirAll(m.binaryDir(), 0o755); err != nil {
+		return false, fmt.Errorf("cannot create runner binary folder: %w", err)
+	}
+	tmp, err := os.CreateTemp(m.binaryDir(), ".download-*")
+	if err != nil {
+		return false, fmt.Errorf("cannot download runner application: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, dl.URL, nil)
+	if err != nil {
+		return false, fmt.Errorf("cannot download runner application: %w", err)
+	}
+	if dl.TempDownloadToken != "" {
+		req.Header.Set("Authorization", "Bearer "+dl.TempDownloadToken)
+	}
+	resp, err := m.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("cannot download runner application: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("cannot download runner application: %s", resp.Status)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
+		return false, fmt.Errorf("cannot download runner application: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return false, fmt.Errorf("%w: %s has %s, GitHub says %s", ErrChecksumMismatch, dl.Filename, got, want)
+	}
+	if err := checkRunnerTarball(tmp); err != nil {
+		return false, fmt.Errorf("invalid runner application %s: %w", dl.Filename, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return false, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return false, err
+	}
+	final := filepath.Join(m.binaryDir(), dl.Filename)
+	if err := os.WriteFile(final+".sha256.tmp", []byte(want+"\n"), 0o644); err != nil {
+		return false, err
+	}
+	// The tarball goes in place first, then its checksum record: a crash in
+	// between leaves a tarball without a record, which is not used.
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return false, err
+	}
+	if err := os.Rename(final+".sha256.tmp", final+".sha256"); err != nil {
+		return false, err
+	}
+	if oldErr == nil && old.Filename != dl.Filename {
+		os.Remove(old.Path + ".sha256")
+		os.Remove(old.Path)
+	}
+	m.log.Info("Runner application updated", "file", dl.Filename)
+	return true, nil
+}
+
+// checkRunnerTarball checks that f is a gzip tarball holding run.sh.
+func checkRunnerTarball(f *os.File) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("not gzip: %w", err)
+	}
+	defer gz.Close()
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return errors.New("no run.sh in the tarball")
+		}
+		if err != nil {
+			return fmt.Errorf("not a tarball: %w", err)
+		}
+		if path.Clean(h.Name) == "run.sh" && h.Typeflag == tar.TypeReg {
+			return nil
+		}
+	}
+}
