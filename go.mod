@@ -3,17 +3,18 @@ module charm.example/github-runner
 go 1.26
 
 require (
+	github.com/coder/websocket v1.8.15
+	github.com/getkin/kin-openapi v0.153.0
+	github.com/google/go-github/v62 v62.0.0
 	github.com/juju/charm/v12 v12.0.0
 	github.com/stretchr/testify v1.12.1
+	gopkg.in/yaml.v2 v2.4.0
 )
 
 require (
-	github.com/coder/websocket v1.8.15 // indirect
-	github.com/getkin/kin-openapi v0.153.0 // indirect
 	github.com/go-openapi/jsonpointer v0.22.5 // indirect
 	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
 	github.com/gobwas/glob v0.2.3 // indirect
-	github.com/google/go-github/v62 v62.0.0 // indirect
 	github.com/google/go-querystring v1.1.0 // indirect
 	github.com/gorilla/mux v1.8.0 // indirect
 	github.com/juju/clock v1.0.0 // indirect
@@ -38,6 +39,4 @@ require (
 	golang.org/x/sys v0.5.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
 	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect
-	gopkg.in/yaml.v2 v2.4.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
