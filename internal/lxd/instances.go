@@ -203,24 +203,54 @@ func (c *Client) changeState(ctx context.Context, name string, req InstanceState
 // RemoveInstance deletes an instance, stopping it first (forcibly) if it is
 // not stopped, and waits. An instance that does not exist, or vanishes on
 // the way (an ephemeral one deletes itself when stopped), counts as removed.
+// An instance busy with another state change (an ephemeral instance
+// shutting down by itself refuses a stop or delete meanwhile) is waited for,
+// within settleTimeout, and then removed.
 func (c *Client) RemoveInstance(ctx context.Context, name string) error {
+	var err error
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		err = c.removeOnce(ctx, name)
+		if err == nil || !refused(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			break
+		}
+		// Refused: most likely a state change under way. Give it time,
+		// then try again; gone meanwhile is removed.
+		select {
+		case <-ctx.Done():
+		case <-time.After(settlePoll):
+		}
+		if gone, gerr := c.instanceGone(ctx, name); gerr == nil && gone {
+			return nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot remove instance %q: %w", name, err)
+	}
+	return nil
+}
+
+// How long RemoveInstance waits for an instance busy with another state
+// change, and how often it looks.
+const (
+	settleTimeout = 30 * time.Second
+	settlePoll    = 250 * time.Millisecond
+)
+
+func (c *Client) removeOnce(ctx context.Context, name string) error {
 	inst, err := c.getInstanceConfig(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("cannot remove instance %q: %w", name, err)
+		return err
 	}
 	if inst.StatusCode != StatusStopped {
 		if err := c.StopInstance(ctx, name, StopOptions{Force: true}); err != nil {
-			// It may have stopped, or (ephemeral) vanished, all the same.
-			now, gerr := c.getInstanceConfig(ctx, name)
-			switch {
-			case errors.Is(gerr, ErrNotFound):
+			if gone, gerr := c.instanceGone(ctx, name); gerr == nil && gone {
 				return nil
-			case gerr != nil || now.StatusCode != StatusStopped:
-				return fmt.Errorf("cannot remove instance %q: %w", name, err)
 			}
+			return err
 		}
 	}
 	op, err := c.DeleteInstance(ctx, name)
@@ -235,7 +265,7 @@ func (c *Client) RemoveInstance(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("cannot remove instance %q: %w", name, err)
+	return err
 }
 
 // getInstanceConfig reads an instance without its state (cheaper).

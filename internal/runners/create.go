@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,7 +100,8 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 	}()
 
 	env := map[string]string{}
-	jit, err := m.cfg.GitHub.GenerateJITConfig(ctx, github.JITRequest{Name: name, Labels: m.cfg.Labels, Group: m.cfg.Group})
+	labels := m.runnerLabels()
+	jit, err := m.cfg.GitHub.GenerateJITConfig(ctx, github.JITRequest{Name: name, Labels: labels, Group: m.cfg.Group})
 	switch {
 	case err == nil:
 		id = jit.Runner.ID
@@ -113,7 +116,7 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 		env["ACTIONS_RUNNER_INPUT_TOKEN"] = tok.Value
 		env["RUNNER_URL"] = m.cfg.GitHub.WebURL()
 		env["RUNNER_NAME"] = name
-		env["RUNNER_LABELS"] = strings.Join(m.cfg.Labels, ",")
+		env["RUNNER_LABELS"] = strings.Join(labels, ",")
 		env["RUNNER_GROUP"] = m.cfg.Group
 	default:
 		return fmt.Errorf("cannot register runner %s: %w", name, err)
@@ -159,6 +162,24 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 	}
 	m.log.Info("Started runner", "runner", name, "github_id", id)
 	return nil
+}
+
+// runnerLabels are the labels a runner registers with: the ones every
+// self-hosted runner carries (self-hosted, the OS, the architecture), which
+// workflows select on and which a JIT config must list itself, then the
+// configured ones.
+func (m *Manager) runnerLabels() []string {
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64", "arm": "arm"}[runtime.GOARCH]
+	labels := []string{"self-hosted", "linux"}
+	if arch != "" {
+		labels = append(labels, arch)
+	}
+	for _, l := range m.cfg.Labels {
+		if !slices.ContainsFunc(labels, func(have string) bool { return strings.EqualFold(have, l) }) {
+			labels = append(labels, l)
+		}
+	}
+	return labels
 }
 
 // ensureRunnerApp installs binary in the instance unless the image already
