@@ -15,7 +15,10 @@ type LXDInstances struct {
 	Client *lxd.Client
 }
 
-var _ Instances = LXDInstances{}
+var (
+	_ Instances   = LXDInstances{}
+	_ EventSource = LXDInstances{}
+)
 
 // ListInstances implements Instances.
 func (l LXDInstances) ListInstances(ctx context.Context, keys map[string]string) ([]Instance, error) {
@@ -128,4 +131,35 @@ func (l LXDInstances) DeleteImage(ctx context.Context, fingerprint string) error
 		return nil
 	}
 	return err
+}
+
+// InstanceEvents implements EventSource.
+func (l LXDInstances) InstanceEvents(ctx context.Context) (<-chan InstanceEvent, func() error, error) {
+	listener, err := l.Client.GetEvents(ctx, lxd.EventTypeLifecycle)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make(chan InstanceEvent)
+	go func() {
+		defer close(out)
+		for ev := range listener.Events() {
+			lc, ok := ev.Lifecycle()
+			if !ok {
+				continue
+			}
+			name, ok := lc.InstanceName()
+			if !ok {
+				continue
+			}
+			select {
+			case out <- InstanceEvent{Instance: name, Action: string(lc.Action)}:
+			case <-ctx.Done():
+				// Drain so the listener can stop.
+				for range listener.Events() {
+				}
+				return
+			}
+		}
+	}()
+	return out, listener.Err, nil
 }

@@ -496,3 +496,58 @@ func TestRunnerBinaryUpdate(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, errors.Is(err, runners.ErrChecksumMismatch))
 }
+
+func TestWatcherReplacesFinishedRunnerAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m, _ := f.manager("watch", "watch/0")
+	_, err := m.Reconcile(f.ctx, 1, res)
+	require.NoError(t, err)
+	f.waitOnline(m, 1)
+
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	triggered := make(chan struct{}, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- m.WatchRunnerExits(ctx, runners.WatchOptions{
+			Events:   runners.LXDInstances{Client: f.lxd},
+			Debounce: 100 * time.Millisecond,
+			Trigger: func(ctx context.Context) error {
+				triggered <- struct{}{}
+				_, err := m.Reconcile(ctx, 1, res)
+				return err
+			},
+		})
+	}()
+	// Another unit's runner exiting does not trigger this one.
+	other, _ := f.manager("watch", "watch/1")
+	_, err = other.Reconcile(f.ctx, 1, res)
+	require.NoError(t, err)
+	_, err = other.Flush(f.ctx, runners.FlushBusy)
+	require.NoError(t, err)
+
+	time.Sleep(300 * time.Millisecond) // let the subscription settle
+	require.Empty(t, triggered, "another unit's runner exit triggered a reconcile")
+	job := f.sim.QueueJob([]string{"runners-test"}, 100*time.Millisecond)
+	jctx, jcancel := context.WithTimeout(f.ctx, 30*time.Second)
+	defer jcancel()
+	j, err := f.sim.WaitForJob(jctx, job, githubtest.JobCompleted)
+	require.NoError(t, err)
+	select {
+	case <-triggered:
+	case <-jctx.Done():
+		t.Fatal("no reconcile triggered by the runner's exit")
+	}
+	// The replacement comes without any timer.
+	f.waitFor("a replacement runner online", func() bool {
+		for _, r := range f.ghRunners(m) {
+			if r.Name != j.RunnerName && r.Status == "online" {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	require.NoError(t, <-done)
+}

@@ -1,0 +1,132 @@
+package runners
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// InstanceEvent is an instance lifecycle event.
+type InstanceEvent struct {
+	Instance string
+	// Action is LXD's lifecycle action, such as instance-deleted.
+	Action string
+}
+
+// EventSource is what the watcher needs of LXD.
+type EventSource interface {
+	// InstanceEvents subscribes to instance lifecycle events. The channel
+	// is closed when ctx ends or the stream breaks; then the returned
+	// function tells why.
+	InstanceEvents(ctx context.Context) (<-chan InstanceEvent, func() error, error)
+}
+
+// WatchOptions configure WatchRunnerExits.
+type WatchOptions struct {
+	// Events is the lifecycle event stream.
+	Events EventSource
+	// Trigger is called after runners of this unit exited: once per burst
+	// of exits, never two at a time. Its error is logged.
+	Trigger func(ctx context.Context) error
+	// Debounce gathers a burst of exits into one trigger (default 1 s).
+	Debounce time.Duration
+	// Retry is the wait before subscribing again after the stream broke
+	// (default 5 s).
+	Retry time.Duration
+}
+
+// exitActions are the lifecycle actions after which a runner is gone: an
+// ephemeral runner powers off after its job (shutdown, stopped) and LXD
+// deletes it.
+var exitActions = map[string]bool{
+	"instance-shutdown": true,
+	"instance-stopped":  true,
+	"instance-deleted":  true,
+}
+
+// WatchRunnerExits follows LXD's lifecycle events and calls Trigger as soon
+// as one of this unit's runners stops or is deleted, so that a runner whose
+// job is done is replaced at once instead of at the next timer tick. When
+// the stream breaks it subscribes again and triggers once, since exits in
+// between were missed. It returns when ctx ends.
+func (m *Manager) WatchRunnerExits(ctx context.Context, opts WatchOptions) error {
+	if opts.Events == nil || opts.Trigger == nil {
+		return errors.New("watching runner exits needs an event source and a trigger")
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = time.Second
+	}
+	if opts.Retry <= 0 {
+		opts.Retry = 5 * time.Second
+	}
+	first := true
+	for {
+		events, why, err := opts.Events.InstanceEvents(ctx)
+		if err == nil {
+			if !first {
+				// Exits during the gap were missed.
+				m.trigger(ctx, opts.Trigger, "event stream resumed")
+			}
+			first = false
+			err = m.followExits(ctx, events, why, opts)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		m.log.Warn("LXD event stream lost; subscribing again", "error", err, "retry", opts.Retry)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(opts.Retry):
+		}
+	}
+}
+
+// followExits reads events until the stream ends, triggering after each
+// burst of this unit's runner exits.
+func (m *Manager) followExits(ctx context.Context, events <-chan InstanceEvent, why func() error, opts WatchOptions) error {
+	var timer *time.Timer
+	var fire <-chan time.Time
+	pending := ""
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				if timer != nil {
+					timer.Stop()
+				}
+				if pending != "" && ctx.Err() == nil {
+					m.trigger(ctx, opts.Trigger, "runner "+pending+" exited")
+				}
+				return why()
+			}
+			if !exitActions[ev.Action] || !m.owner.OwnsName(ev.Instance) {
+				continue
+			}
+			m.log.Debug("Runner exited", "runner", ev.Instance, "action", ev.Action)
+			pending = ev.Instance
+			if timer == nil {
+				timer = time.NewTimer(opts.Debounce)
+			} else {
+				timer.Reset(opts.Debounce)
+			}
+			fire = timer.C
+		case <-fire:
+			fire = nil
+			m.trigger(ctx, opts.Trigger, "runner "+pending+" exited")
+			pending = ""
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+func (m *Manager) trigger(ctx context.Context, fn func(context.Context) error, why string) {
+	m.log.Info("Reconciling after runner exit", "why", why)
+	if err := fn(ctx); err != nil {
+		m.log.Warn("Reconcile after runner exit failed", "error", err)
+	}
+}
