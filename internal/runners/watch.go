@@ -3,6 +3,7 @@ package runners
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -33,6 +34,8 @@ type WatchOptions struct {
 	// Retry is the wait before subscribing again after the stream broke
 	// (default 5 s).
 	Retry time.Duration
+	// Logger gets the watcher's lines (nil: discarded).
+	Logger *slog.Logger
 }
 
 // exitActions are the lifecycle actions after which a runner is gone: an
@@ -50,6 +53,19 @@ var exitActions = map[string]bool{
 // the stream breaks it subscribes again and triggers once, since exits in
 // between were missed. It returns when ctx ends.
 func (m *Manager) WatchRunnerExits(ctx context.Context, opts WatchOptions) error {
+	if opts.Logger == nil {
+		opts.Logger = m.log
+	}
+	return WatchRunnerExits(ctx, m.owner, opts)
+}
+
+// WatchRunnerExits is Manager.WatchRunnerExits for the runners of owner,
+// for a watcher that needs nothing else of the manager (no GitHub access):
+// its Trigger typically dispatches the charm's reconcile.
+func WatchRunnerExits(ctx context.Context, owner Owner, opts WatchOptions) error {
+	if owner.nameRe == nil {
+		return errors.New("watching runner exits needs an owner made by NewOwner")
+	}
 	if opts.Events == nil || opts.Trigger == nil {
 		return errors.New("watching runner exits needs an event source and a trigger")
 	}
@@ -59,21 +75,36 @@ func (m *Manager) WatchRunnerExits(ctx context.Context, opts WatchOptions) error
 	if opts.Retry <= 0 {
 		opts.Retry = 5 * time.Second
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := watcher{owner: owner, opts: opts, log: opts.Logger}
+	return w.run(ctx)
+}
+
+type watcher struct {
+	owner Owner
+	opts  WatchOptions
+	log   *slog.Logger
+}
+
+func (w watcher) run(ctx context.Context) error {
+	opts := w.opts
 	first := true
 	for {
 		events, why, err := opts.Events.InstanceEvents(ctx)
 		if err == nil {
 			if !first {
 				// Exits during the gap were missed.
-				m.trigger(ctx, opts.Trigger, "event stream resumed")
+				w.trigger(ctx, "event stream resumed")
 			}
 			first = false
-			err = m.followExits(ctx, events, why, opts)
+			err = w.followExits(ctx, events, why)
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		m.log.Warn("LXD event stream lost; subscribing again", "error", err, "retry", opts.Retry)
+		w.log.Warn("LXD event stream lost; subscribing again", "error", err, "retry", opts.Retry)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -84,7 +115,8 @@ func (m *Manager) WatchRunnerExits(ctx context.Context, opts WatchOptions) error
 
 // followExits reads events until the stream ends, triggering after each
 // burst of this unit's runner exits.
-func (m *Manager) followExits(ctx context.Context, events <-chan InstanceEvent, why func() error, opts WatchOptions) error {
+func (w watcher) followExits(ctx context.Context, events <-chan InstanceEvent, why func() error) error {
+	opts := w.opts
 	var timer *time.Timer
 	var fire <-chan time.Time
 	pending := ""
@@ -96,14 +128,14 @@ func (m *Manager) followExits(ctx context.Context, events <-chan InstanceEvent, 
 					timer.Stop()
 				}
 				if pending != "" && ctx.Err() == nil {
-					m.trigger(ctx, opts.Trigger, "runner "+pending+" exited")
+					w.trigger(ctx, "runner "+pending+" exited")
 				}
 				return why()
 			}
-			if !exitActions[ev.Action] || !m.owner.OwnsName(ev.Instance) {
+			if !exitActions[ev.Action] || !w.owner.OwnsName(ev.Instance) {
 				continue
 			}
-			m.log.Debug("Runner exited", "runner", ev.Instance, "action", ev.Action)
+			w.log.Debug("Runner exited", "runner", ev.Instance, "action", ev.Action)
 			pending = ev.Instance
 			if timer == nil {
 				timer = time.NewTimer(opts.Debounce)
@@ -113,7 +145,7 @@ func (m *Manager) followExits(ctx context.Context, events <-chan InstanceEvent, 
 			fire = timer.C
 		case <-fire:
 			fire = nil
-			m.trigger(ctx, opts.Trigger, "runner "+pending+" exited")
+			w.trigger(ctx, "runner "+pending+" exited")
 			pending = ""
 		case <-ctx.Done():
 			if timer != nil {
@@ -124,9 +156,9 @@ func (m *Manager) followExits(ctx context.Context, events <-chan InstanceEvent, 
 	}
 }
 
-func (m *Manager) trigger(ctx context.Context, fn func(context.Context) error, why string) {
-	m.log.Info("Reconciling after runner exit", "why", why)
-	if err := fn(ctx); err != nil {
-		m.log.Warn("Reconcile after runner exit failed", "error", err)
+func (w watcher) trigger(ctx context.Context, why string) {
+	w.log.Info("Reconciling after runner exit", "why", why)
+	if err := w.opts.Trigger(ctx); err != nil {
+		w.log.Warn("Reconcile after runner exit failed", "error", err)
 	}
 }
