@@ -551,3 +551,29 @@ func TestWatcherReplacesFinishedRunnerAtOnce(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+func TestBusyGhostIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m, _ := f.manager("busyghost", "busyghost/0")
+	// A runner GitHub reports busy whose instance is gone.
+	ghost := m.Owner().NewName()
+	r, err := f.sim.AddRunner(org, githubtest.RunnerSeed{Name: ghost, Online: true})
+	require.NoError(t, err)
+	require.NoError(t, f.sim.SetRunnerBusy(r.ID, true))
+
+	res1, err := m.Reconcile(f.ctx, 0, res)
+	require.NoError(t, err)
+	require.Equal(t, 1, res1.Busy)
+	res2, err := m.Flush(f.ctx, runners.FlushBusy)
+	require.NoError(t, err)
+	require.Equal(t, 1, res2.Busy)
+	_, ok := f.sim.Runner(r.ID)
+	require.True(t, ok)
+
+	// Once GitHub lets go, the sweep removes it.
+	require.NoError(t, f.sim.SetRunnerBusy(r.ID, false))
+	res3, err := m.Reconcile(f.ctx, 0, res)
+	require.NoError(t, err)
+	require.Equal(t, []runners.Removal{{Name: ghost, Reason: "ghost: on GitHub without an instance"}}, res3.Removed)
+}

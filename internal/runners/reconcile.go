@@ -248,7 +248,8 @@ func (m *Manager) remove(ctx context.Context, removals []removal, result *Result
 	sort.Slice(result.Removed, func(i, j int) bool { return result.Removed[i].Name < result.Removed[j].Name })
 }
 
-var errTookJob = errors.New("runner took a job")
+// errTookJob: the runner is (still) busy on GitHub and was left alone.
+var errTookJob = errors.New("runner busy on GitHub")
 
 func (m *Manager) removeOne(ctx context.Context, r removal) error {
 	name, id := r.info.Name, r.info.GitHubID
@@ -271,6 +272,11 @@ func (m *Manager) removeOne(ctx context.Context, r removal) error {
 		switch {
 		case errors.Is(err, github.ErrBusy) && r.idleOnly:
 			m.log.Info("Runner took a job; leaving it", "runner", name)
+			return errTookJob
+		case errors.Is(err, github.ErrBusy) && !r.instance:
+			// A ghost GitHub still counts a job for (its instance was
+			// killed mid-job): it goes once GitHub ends the job.
+			m.log.Info("Ghost runner still busy on GitHub; removing it later", "runner", name)
 			return errTookJob
 		case errors.Is(err, github.ErrBusy):
 			// Its instance is gone; GitHub still counts the cancelled job.
