@@ -7,7 +7,7 @@ BIN     := $(BUILD)/github-runner-$(ARCH)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags="-s -w -buildid="
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all build charm test unit vet lxd-up lxd-down clean
+.PHONY: all build charm demo test unit vet lxd-up lxd-down clean
 
 all: charm
 
@@ -19,9 +19,27 @@ build:
 charm: build
 	$(GO) run ./cmd/charm-pack -source . -binary $(BIN) -arch $(ARCH) -out .
 
+## demo: the charm's main job end to end on this machine - the packed charm
+## under the Juju simulator, real LXD containers, the GitHub simulator
+## (starts the project's LXD; root)
+demo: lxd-up
+	$(GO) run ./cmd/demo
+
 ## test: the whole suite, real-LXD tests included (starts the project's LXD; root)
 test: vet lxd-up
 	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: bench chaos
+
+## bench: measure the runner manager on the project's LXD and the GitHub
+## simulator; prints the figures and rewrites docs/benchmarks.md (root; a few minutes)
+bench: lxd-up
+	$(GO) run ./bench -out docs/benchmarks.md
+
+## chaos: the full resilience suite (36 crash trials, 3 LXD daemon restarts,
+## GitHub and LXD faults, bad input, secrets); `make test` runs its bounded form (root)
+chaos: lxd-up
+	$(GO) test -count=1 -v -timeout 30m ./chaos -args -chaos.full
 
 ## unit: only what needs no LXD daemon (LXD tests skip outside CI)
 unit:

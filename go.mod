@@ -8,6 +8,7 @@ require (
 	github.com/google/go-github/v62 v62.0.0
 	github.com/juju/charm/v12 v12.0.0
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/net v0.5.0
 	gopkg.in/yaml.v2 v2.4.0
 )
 
@@ -35,7 +36,6 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/crypto v0.0.0-20220722155217-630584e8d5aa // indirect
-	golang.org/x/net v0.5.0 // indirect
 	golang.org/x/sys v0.5.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
 	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect

@@ -1,7 +1,8 @@
 // Command github-runner is the charm's entry binary. Packed into the charm
 // as `dispatch`, Juju runs it with no arguments for every hook and action,
 // JUJU_DISPATCH_PATH naming the event; hooks.Dispatch routes it. Run with
-// arguments outside Juju, it is a command line tool (see cli.go).
+// arguments outside Juju, it is a command line tool (see cli.go and
+// internal/cli).
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"charm.example/github-runner/hooks"
@@ -31,7 +33,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if env.DispatchPath != "" {
 		return dispatch(ctx, environ, env, stderr)
 	}
-	return runCLI(ctx, args, stdout, stderr)
+	return runCLI(ctx, args, lookupIn(environ), stdout, stderr)
+}
+
+// lookupIn returns a getenv over environ (os.Environ's form).
+func lookupIn(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
 }
 
 // dispatch handles one Juju event. The hook tools get the environment Juju

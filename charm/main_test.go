@@ -59,7 +59,16 @@ func deployed(t *testing.T, opts jujutest.Options) *jujutest.Sim {
 
 const plainToken = "ghp_0123456789secretTOKENvalue"
 
-var validConfig = map[string]any{"path": "acme", "token": plainToken}
+// noSocket is where lxd-socket points in these tests: nowhere, so that
+// the charm stops, blocked, before it needs LXD and GitHub (the e2e
+// package tests it with both).
+const noSocket = "/nonexistent/lxd/unix.socket"
+
+var validConfig = map[string]any{"path": "acme", "token": plainToken, "lxd-socket": noSocket}
+
+// blockedOnLXD is the status of a unit whose configuration is valid but
+// whose lxd-socket is not one.
+var blockedOnLXD = jujutest.Status{Status: "blocked", Message: `lxd-socket "` + noSocket + `": no LXD socket there (is LXD running?)`}
 
 func TestDeployWithDefaultsIsBlockedOnPathAndToken(t *testing.T) {
 	s := deployed(t, jujutest.Options{Leader: true})
@@ -74,11 +83,11 @@ func TestDeployWithDefaultsIsBlockedOnPathAndToken(t *testing.T) {
 	require.Len(t, s.Runs(), 5, "install, leader-elected, config-changed, start, update-status")
 }
 
-func TestDeployWithValidConfigIsActive(t *testing.T) {
+func TestDeployWithValidConfigGoesOnToLXD(t *testing.T) {
 	s := deployed(t, jujutest.Options{Config: validConfig})
 	snap, err := s.Deploy(testContext(t))
 	require.NoError(t, err)
-	require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, snap.UnitStatus)
+	require.Equal(t, blockedOnLXD, snap.UnitStatus)
 
 	// The token reaches no log line and no status.
 	require.NotEmpty(t, s.Logs())
@@ -102,14 +111,14 @@ func TestBadOptionBlocksNamingIt(t *testing.T) {
 	// Fixing it brings the unit back.
 	_, err = s.Configure(ctx, map[string]any{"vm-memory": "8GiB"})
 	require.NoError(t, err)
-	require.Equal(t, "active", s.UnitStatus().Status)
+	require.Equal(t, blockedOnLXD, s.UnitStatus())
 }
 
 func TestSecretToken(t *testing.T) {
 	ctx := testContext(t)
 	s := deployed(t, jujutest.Options{})
 	uri := s.AddSecret(map[string]string{"token": plainToken}, jujutest.SecretOptions{})
-	require.NoError(t, s.SetConfig(map[string]any{"path": "acme/website", "token": uri}))
+	require.NoError(t, s.SetConfig(map[string]any{"path": "acme/website", "token": uri, "lxd-socket": noSocket}))
 	_, err := s.Deploy(ctx)
 	require.NoError(t, err)
 	st := s.UnitStatus()
@@ -119,7 +128,7 @@ func TestSecretToken(t *testing.T) {
 	require.NoError(t, s.GrantSecret(uri))
 	_, err = s.RunHook(ctx, "update-status")
 	require.NoError(t, err)
-	require.Equal(t, "active", s.UnitStatus().Status)
+	require.Equal(t, blockedOnLXD, s.UnitStatus(), "the token was read; LXD is next")
 }
 
 func TestActions(t *testing.T) {
@@ -128,11 +137,11 @@ func TestActions(t *testing.T) {
 	_, err := s.Deploy(ctx)
 	require.NoError(t, err)
 
-	t.Run("known actions fail until the runner manager is wired in", func(t *testing.T) {
+	t.Run("an action the unit cannot do yet fails, not the unit", func(t *testing.T) {
 		res, err := s.RunAction(ctx, "flush-runners", map[string]any{"flush-busy": true})
 		require.NoError(t, err)
 		require.Equal(t, "failed", res.Status)
-		require.Equal(t, "not available yet: the runner manager is not wired in", res.Message)
+		require.Equal(t, "invalid configuration: "+blockedOnLXD.Message, res.Message)
 		require.Equal(t, map[string]any{"flush-busy": true}, res.Params)
 		require.Equal(t, 0, res.Results["return-code"])
 		require.NotEqual(t, "error", s.UnitStatus().Status)
@@ -207,7 +216,7 @@ func TestFailingHook(t *testing.T) {
 	require.NoError(t, os.Symlink(target, configGet))
 	_, err = s.RunHook(ctx, "update-status")
 	require.NoError(t, err)
-	require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, s.UnitStatus())
+	require.Equal(t, blockedOnLXD, s.UnitStatus())
 }
 
 // runIn runs argv in the charm folder with a hook's environment.
@@ -237,7 +246,7 @@ func TestCustomEventsFromJujuExec(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 0, res.Code, res.Stderr)
 	}
-	require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, s.UnitStatus())
+	require.Equal(t, blockedOnLXD, s.UnitStatus())
 	res, err := s.Exec(ctx, "JUJU_DISPATCH_PATH=reconcile-runners ./dispatch")
 	require.NoError(t, err)
 	require.Equal(t, 0, res.Code, res.Stderr)
@@ -249,8 +258,9 @@ func TestUpgradeAndRemove(t *testing.T) {
 	_, err := s.Deploy(ctx)
 	require.NoError(t, err)
 	require.NoError(t, s.Upgrade(ctx))
-	require.Equal(t, "active", s.UnitStatus().Status)
+	require.Equal(t, blockedOnLXD, s.UnitStatus())
 	require.NoError(t, s.Remove(ctx))
+	require.Empty(t, s.State())
 }
 
 func TestCommandLine(t *testing.T) {
@@ -264,8 +274,15 @@ func TestCommandLine(t *testing.T) {
 		noOther bool
 	}{
 		{name: "no args, no Juju", code: 2, stderr: "Usage: github-runner"},
-		{name: "unknown command", args: []string{"reconcile"}, code: 2, stderr: `unknown command "reconcile"`},
-		{name: "help", args: []string{"--help"}, code: 0, stdout: "Usage: github-runner"},
+		{name: "unknown command", args: []string{"bogus"}, code: 2, stderr: `unknown command "bogus"`},
+		{name: "help", args: []string{"--help"}, code: 0, stdout: "reconcile            bring the runners to --virtual-machines"},
+		{name: "command help", args: []string{"flush", "-h"}, code: 0, stderr: "-busy"},
+		{name: "a command without a path", args: []string{"check"}, env: []string{"GITHUB_RUNNER_TOKEN=x"}, code: 2,
+			stderr: "github-runner check: invalid configuration: path: missing: set an organisation or owner/repo"},
+		{name: "a token on the command line is refused", args: []string{"reconcile", "--token", "ghp_x"}, code: 2,
+			stderr: "a token on the command line shows in the process list"},
+		{name: "no LXD where --lxd-socket points", args: []string{"check", "--path", "acme", "--lxd-socket", noSocket},
+			env: []string{"GITHUB_RUNNER_TOKEN=" + plainToken}, code: 2, stderr: `lxd-socket "` + noSocket + `": no LXD socket there`},
 		{name: "JUJU_DISPATCH_PATH wins over args", args: []string{"x"}, env: []string{"JUJU_DISPATCH_PATH=hooks/install", "PATH=/nonexistent"},
 			code: 1, stderr: "juju-log failed"},
 	} {
@@ -275,6 +292,7 @@ func TestCommandLine(t *testing.T) {
 			require.Equal(t, tc.code, code, stderr.String())
 			require.Contains(t, stdout.String(), tc.stdout)
 			require.Contains(t, stderr.String(), tc.stderr)
+			require.NotContains(t, stdout.String()+stderr.String(), plainToken)
 		})
 	}
 }

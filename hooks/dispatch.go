@@ -2,17 +2,19 @@
 // action and custom event Juju dispatches to one handler, the one place
 // where failures are classified, and the charm's configuration.
 //
-// Dispatch classifies once: a *ConfigError (only the operator can fix it)
-// becomes a Blocked status naming the options, and the hook succeeds so
-// Juju does not retry it; any other error from a hook is logged and the
-// process exits non-zero so that Juju retries; an action's error fails the
-// action with action-fail and exit status 0. Handlers return errors and
-// never set error statuses themselves.
+// Dispatch classifies once, with Classify: a problem only the operator can
+// fix (a *ConfigError naming the options, a *BlockedError such as a machine
+// without LXD, a token GitHub rejects, a path it cannot see) becomes a
+// Blocked status and the hook succeeds so Juju does not retry it; a GitHub
+// rate limit becomes a Waiting status saying when it lifts, and the hook
+// succeeds too; any other error from a hook is a passing fault: it is
+// logged and the process exits non-zero so that Juju retries. An action's
+// error fails the action with action-fail and exit status 0. Handlers
+// return errors and never set error statuses themselves.
 package hooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -30,6 +32,10 @@ type Juju interface {
 	ActionSet(ctx context.Context, results map[string]any) error
 	ActionFail(ctx context.Context, msg string) error
 	ActionLog(ctx context.Context, msg string) error
+	State(ctx context.Context) (map[string]string, error)
+	StateSet(ctx context.Context, values map[string]string) error
+	StateDelete(ctx context.Context, key string) error
+	SetApplicationVersion(ctx context.Context, version string) error
 }
 
 // Event is what a handler gets: which event, the hook context, and a logger
@@ -97,17 +103,24 @@ func Dispatch(ctx context.Context, j Juju, log *slog.Logger, h Handlers) int {
 		return ExitOK
 	}
 
-	var cerr *ConfigError
-	if errors.As(err, &cerr) {
-		log.Warn("blocked by the configuration", "event", ev.Name, "problems", cerr.Error())
-		if serr := j.SetStatus(ctx, juju.Blocked(cerr.Error())); serr != nil {
-			log.Error("cannot set the blocked status", "err", serr)
+	verdict := Classify(err)
+	switch verdict.Kind {
+	case Block, Wait:
+		status := juju.Blocked(verdict.Message)
+		if verdict.Kind == Wait {
+			status = juju.Waiting(verdict.Message)
+			log.Warn("waiting; the next hook or timer run tries again", "event", ev.Name, "reason", verdict.Message)
+		} else {
+			log.Warn("blocked until the operator acts", "event", ev.Name, "reason", verdict.Message)
+		}
+		if serr := j.SetStatus(ctx, status); serr != nil {
+			log.Error("cannot set the status", "status", string(status.Code), "err", serr)
 			if ev.Kind != juju.ActionEvent {
 				return ExitRetry
 			}
 		}
 		if ev.Kind == juju.ActionEvent {
-			return failAction(ctx, j, log, "invalid configuration: "+cerr.Error())
+			return failAction(ctx, j, log, verdict.ActionMessage())
 		}
 		return ExitOK
 	}

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/github"
 	"charm.example/github-runner/internal/juju"
 	"charm.example/github-runner/internal/juju/jujutest"
 )
@@ -47,6 +49,12 @@ func TestDispatchClassifies(t *testing.T) {
 	configErr := &hooks.ConfigError{Problems: []hooks.Problem{
 		{Option: "path", Text: "path: missing"}, {Option: "vm-cpu", Text: "vm-cpu 0: at least 1"},
 	}}
+	reset := time.Now().Add(10 * time.Minute).UTC()
+	resumeAt := reset.Truncate(time.Minute).Add(time.Minute).Format("15:04") + " UTC"
+	badToken := &hooks.GitHubError{Path: "acme", Err: fmt.Errorf("cannot list runners: %w",
+		&github.APIError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 401, Kind: github.ErrBadCredentials})}
+	rateLimited := fmt.Errorf("cannot list runners: %w", &github.RateLimitError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 403, Reset: reset})
+	serverError := &hooks.GitHubError{Path: "acme", Err: &github.APIError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 502, Kind: github.ErrServer}}
 	var seen []string
 	record := func(ret error) hooks.Handler {
 		return func(ctx context.Context, ev hooks.Event) error {
@@ -68,8 +76,12 @@ func TestDispatchClassifies(t *testing.T) {
 			"broken":  record(errors.New("github said 502")),
 			"blocked": record(configErr),
 		},
-		Events: map[string]hooks.Handler{"reconcile-runners": record(nil)},
+		Events: map[string]hooks.Handler{"reconcile-runners": record(nil), "build-runner-image": record(rateLimited)},
 	}
+	h.Hooks["leader-elected"] = record(badToken)
+	h.Hooks["upgrade-charm"] = record(rateLimited)
+	h.Hooks["stop"] = record(serverError)
+	h.Actions["refused"] = record(badToken)
 
 	for _, tc := range []struct {
 		name   string
@@ -82,7 +94,19 @@ func TestDispatchClassifies(t *testing.T) {
 		{name: "success", path: "hooks/install", code: 0, status: jujutest.Status{Status: "maintenance", Message: "installing charm software"}},
 		{name: "config problem blocks and succeeds", path: "hooks/config-changed", code: 0,
 			status: jujutest.Status{Status: "blocked", Message: "path: missing; vm-cpu 0: at least 1"},
-			log:    [2]string{"WARNING", "blocked by the configuration"}},
+			log:    [2]string{"WARNING", "blocked until the operator acts"}},
+		{name: "a rejected token blocks and succeeds", path: "hooks/leader-elected", code: 0,
+			status: jujutest.Status{Status: "blocked", Message: "token: rejected by GitHub (bad credentials)"}},
+		{name: "a rate limit waits and succeeds", path: "hooks/upgrade-charm", code: 0,
+			status: jujutest.Status{Status: "waiting", Message: "GitHub rate limit reached; resumes at " + resumeAt},
+			log:    [2]string{"WARNING", "waiting; the next hook or timer run tries again"}},
+		{name: "a rate limit in the timer's event waits", path: "build-runner-image", code: 0,
+			status: jujutest.Status{Status: "waiting", Message: "GitHub rate limit reached; resumes at " + resumeAt}},
+		{name: "a GitHub 5xx fails the hook", path: "hooks/stop", code: 1,
+			status: jujutest.Status{Status: "error", Message: `hook failed: "stop"`}},
+		{name: "an action meeting a rejected token fails, blocking the unit", path: "actions/refused", code: 0,
+			status: jujutest.Status{Status: "blocked", Message: "token: rejected by GitHub (bad credentials)"},
+			action: &jujutest.ActionResult{Status: "failed", Message: "token: rejected by GitHub (bad credentials)"}},
 		{name: "passing fault fails the hook", path: "hooks/start", code: 1,
 			status: jujutest.Status{Status: "error", Message: `hook failed: "start"`},
 			log:    [2]string{"ERROR", "failed; Juju will retry kind=hook event=start err=\"lxd is not answering\""}},
@@ -136,89 +160,4 @@ func TestDispatchWithoutEvent(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-}
-
-func TestCharmHandlers(t *testing.T) {
-	const plainToken = "ghp_plaintokenvalue0123456789"
-	valid := map[string]any{"path": "acme/website", "token": plainToken}
-	h := hooks.New(hooks.Deps{}).Handlers()
-
-	t.Run("defaults block on path and token", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{})
-		for _, hook := range []string{"install", "config-changed", "start", "update-status"} {
-			code, _ := dispatchIn(t, s, "hooks/"+hook, nil, h)
-			require.Equal(t, 0, code, hook)
-		}
-		st := s.UnitStatus()
-		require.Equal(t, "blocked", st.Status)
-		require.Equal(t, "path: missing: set an organisation or owner/repo; token: missing: set a GitHub token, or a secret: URI granted to the application", st.Message)
-	})
-	t.Run("valid config is active", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{Config: valid})
-		code, _ := dispatchIn(t, s, "hooks/config-changed", nil, h)
-		require.Equal(t, 0, code)
-		require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, s.UnitStatus())
-		for _, l := range s.Logs() {
-			require.NotContains(t, l.Message, plainToken)
-		}
-	})
-	t.Run("stop and remove do nothing", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{})
-		for _, hook := range []string{"stop", "remove"} {
-			code, _ := dispatchIn(t, s, "hooks/"+hook, nil, h)
-			require.Equal(t, 0, code)
-		}
-		require.Equal(t, "unknown", s.UnitStatus().Status)
-	})
-	t.Run("granted secret token", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{})
-		uri := s.AddSecret(map[string]string{"token": "ghp_fromsecret"}, jujutest.SecretOptions{Granted: true})
-		require.NoError(t, s.SetConfig(map[string]any{"path": "acme", "token": uri}))
-		code, _ := dispatchIn(t, s, "hooks/config-changed", nil, h)
-		require.Equal(t, 0, code)
-		require.Equal(t, jujutest.Status{Status: "active", Message: "ready"}, s.UnitStatus())
-	})
-	t.Run("secret not granted blocks naming token", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{})
-		uri := s.AddSecret(map[string]string{"token": "ghp_notgranted"}, jujutest.SecretOptions{})
-		require.NoError(t, s.SetConfig(map[string]any{"path": "acme", "token": uri}))
-		code, _ := dispatchIn(t, s, "hooks/config-changed", nil, h)
-		require.Equal(t, 0, code)
-		require.Equal(t, jujutest.Status{Status: "blocked", Message: "token: cannot read secret " + uri + ": permission denied (grant it with juju grant-secret)"}, s.UnitStatus())
-
-		require.NoError(t, s.GrantSecret(uri))
-		code, _ = dispatchIn(t, s, "hooks/config-changed", nil, h)
-		require.Equal(t, 0, code)
-		require.Equal(t, "active", s.UnitStatus().Status)
-	})
-	t.Run("secret without a token key", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{})
-		uri := s.AddSecret(map[string]string{"pat": "x"}, jujutest.SecretOptions{Granted: true})
-		require.NoError(t, s.SetConfig(map[string]any{"path": "acme", "token": uri}))
-		dispatchIn(t, s, "hooks/config-changed", nil, h)
-		require.Equal(t, jujutest.Status{Status: "blocked", Message: "token: cannot read secret " + uri + `: secret key "token" not found`}, s.UnitStatus())
-	})
-	t.Run("actions are not wired yet", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{Config: valid})
-		for _, action := range []string{"check-runners", "reconcile-runners", "flush-runners", "build-image", "update-runner-bin"} {
-			code, r := dispatchIn(t, s, "actions/"+action, nil, h)
-			require.Equal(t, 0, code)
-			require.Equal(t, "failed", r.Action.Status, action)
-			require.Equal(t, "not available yet: the runner manager is not wired in", r.Action.Message, action)
-		}
-	})
-	t.Run("an action reports configuration problems first", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{Config: map[string]any{"path": "acme", "token": plainToken, "vm-memory": "7XB"}})
-		_, r := dispatchIn(t, s, "actions/check-runners", nil, h)
-		require.Equal(t, `invalid configuration: vm-memory "7XB": not a size (use e.g. 512MiB or 7GiB)`, r.Action.Message)
-		require.Equal(t, "blocked", s.UnitStatus().Status)
-	})
-	t.Run("custom events check the configuration", func(t *testing.T) {
-		s := startSim(t, jujutest.Options{Config: valid})
-		for _, ev := range []string{"reconcile-runners", "build-runner-image"} {
-			code, _ := dispatchIn(t, s, ev, nil, h)
-			require.Equal(t, 0, code)
-		}
-		require.Equal(t, "active", s.UnitStatus().Status)
-	})
 }

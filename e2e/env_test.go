@@ -1,0 +1,299 @@
+// Package e2e tests the charm end to end: the real packed charm binary run
+// by the Juju simulator (jujutest), managing real LXD containers of the
+// project's test daemon, registered with the GitHub simulator (githubtest)
+// whose stand-in runner application runs inside them and takes jobs.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"charm.example/github-runner/internal/github/githubtest"
+	"charm.example/github-runner/internal/juju/jujutest"
+	"charm.example/github-runner/internal/lxd"
+	"charm.example/github-runner/internal/lxd/lxdtest"
+	"charm.example/github-runner/internal/runners"
+)
+
+// Tokens the GitHub simulator knows.
+const (
+	adminToken   = "ghp_e2eAdminTokenValue0123456789"  // admin:org and repo
+	otherToken   = "ghp_e2eOtherTokenValue9876543210"  // admin:org and repo
+	noScopeToken = "ghp_e2eNoScopeTokenValue000000000" // valid, no scopes
+	org          = "acme"
+)
+
+// env is one deployed unit and everything around it.
+type env struct {
+	t       *testing.T
+	gh      *githubtest.Server
+	lxd     *lxd.Client
+	sim     *jujutest.Sim
+	app     string
+	unit    string
+	prefix  string // runner names start with it
+	profile string
+	cronDir string
+	config  map[string]any
+}
+
+// newEnv starts a GitHub simulator, a proxy profile through which the
+// containers reach it, and a simulated unit of the packed charm configured
+// for the test daemon, the busybox image and the simulator. Nothing runs
+// yet: call Deploy. When the test ends the unit is removed (stop, remove),
+// and anything it left behind is cleaned up and reported as a failure.
+func newEnv(t *testing.T, prefix string, config map[string]any) *env {
+	t.Helper()
+	sock := lxdtest.Socket(t)
+	client := lxdtest.Client(t)
+	gh := githubtest.NewServer(githubtest.Options{
+		Orgs: []string{org},
+		Tokens: map[string][]string{
+			adminToken:   {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
+			otherToken:   {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
+			noScopeToken: nil,
+		},
+	})
+	t.Cleanup(gh.Close)
+
+	_, port, err := net.SplitHostPort(gh.Addr())
+	require.NoError(t, err)
+	profile := lxdtest.UniqueName("e2e-ghsim")
+	ctx := testContext(t, time.Minute)
+	require.NoError(t, client.CreateProfile(ctx, lxd.ProfilesPost{Name: profile, ProfilePut: lxd.ProfilePut{
+		Description: "GitHub simulator proxy for " + t.Name(),
+		Devices: map[string]map[string]string{"github-sim": {
+			"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance",
+		}},
+	}}))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := client.DeleteProfile(ctx, profile); err != nil {
+			t.Errorf("cannot delete profile %s: %v", profile, err)
+		}
+	})
+
+	// Juju wants a letter in every hyphen-separated part of a name.
+	app := lxdtest.UniqueName(prefix) + "x"
+	unit := app + "/0"
+	owner, err := runners.NewOwner(app, unit)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := map[string]any{
+		"path":               org,
+		"token":              adminToken,
+		"github-api-url":     gh.URL(),
+		"lxd-socket":         sock,
+		"lxd-profiles":       profile,
+		"instance-type":      "container",
+		"base-image":         lxdtest.Image(),
+		"image-packages":     "",
+		"vm-cpu":             1,
+		"vm-memory":          "256MiB",
+		"vm-disk":            "1GiB",
+		"virtual-machines":   1,
+		"reconcile-interval": 2,
+		"timer-directory":    filepath.Join(dir, "systemd"),
+		"cron-directory":     filepath.Join(dir, "cron.d"),
+	}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	e := &env{
+		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
+		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
+	}
+	e.sim = jujutest.Start(t, jujutest.Options{Charm: charmArchive, Tools: toolsBinary, Unit: unit, Config: cfg})
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+func testContext(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// cleanup removes the unit as Juju would, then makes sure nothing of it is
+// left in LXD (removing and reporting leftovers).
+func (e *env) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.sim.Remove(ctx); err != nil {
+		e.t.Errorf("removing the unit: %v", err)
+	}
+	for _, name := range e.instances(ctx) {
+		e.t.Errorf("instance %s left behind", name)
+		if err := e.lxd.RemoveInstance(ctx, name); err != nil {
+			e.t.Errorf("cannot remove %s: %v", name, err)
+		}
+	}
+	if a, err := e.lxd.GetImageAlias(ctx, e.prefix+"image"); err == nil {
+		e.t.Errorf("runner image %s left behind", e.prefix+"image")
+		if op, err := e.lxd.DeleteImage(ctx, a.Target); err == nil {
+			_ = op.Wait(ctx)
+		}
+	}
+}
+
+// instances are the names of the unit's instances in LXD.
+func (e *env) instances(ctx context.Context) []string {
+	e.t.Helper()
+	list, err := e.lxd.GetInstances(ctx, lxd.InstanceFilter{Config: map[string]string{runners.KeyApp: e.app}})
+	require.NoError(e.t, err)
+	var names []string
+	for _, in := range list {
+		names = append(names, in.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// runnerInstances are the names of the unit's running runner instances.
+func (e *env) runnerInstances(ctx context.Context) []string {
+	e.t.Helper()
+	list, err := e.lxd.GetInstances(ctx, lxd.InstanceFilter{Config: map[string]string{runners.KeyApp: e.app, runners.KeyRole: runners.RoleRunner}})
+	require.NoError(e.t, err)
+	var names []string
+	for _, in := range list {
+		if in.Running() {
+			names = append(names, in.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ghRunners are the unit's runners on the GitHub simulator.
+func (e *env) ghRunners() []githubtest.Runner {
+	var out []githubtest.Runner
+	for _, r := range e.gh.Runners(org) {
+		if strings.HasPrefix(r.Name, e.prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func names(rs []githubtest.Runner) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitOnline waits until the unit has exactly n runners on GitHub, all
+// online and idle, and returns their names.
+func (e *env) waitOnline(ctx context.Context, n int) []string {
+	e.t.Helper()
+	var last []githubtest.Runner
+	err := e.gh.WaitFor(ctx, func() bool {
+		last = e.ghRunners()
+		if len(last) != n {
+			return false
+		}
+		for _, r := range last {
+			if r.Status != "online" || r.Busy {
+				return false
+			}
+		}
+		return true
+	})
+	require.NoError(e.t, err, "waiting for %d idle runners online; last seen %+v; unit log:\n%s", n, last, e.logTail(30))
+	return names(last)
+}
+
+// deploy runs the deployment hooks and requires that they succeed.
+func (e *env) deploy(ctx context.Context) jujutest.Snapshot {
+	e.t.Helper()
+	snap, err := e.sim.Deploy(ctx)
+	require.NoError(e.t, err, "unit log:\n%s", e.logTail(40))
+	return snap
+}
+
+// hook runs a hook and requires that it succeed.
+func (e *env) hook(ctx context.Context, name string) {
+	e.t.Helper()
+	_, err := e.sim.RunHook(ctx, name)
+	require.NoError(e.t, err, "unit log:\n%s", e.logTail(40))
+}
+
+// action runs an action and requires that it complete.
+func (e *env) action(ctx context.Context, name string, params map[string]any) jujutest.ActionResult {
+	e.t.Helper()
+	res, err := e.sim.RunAction(ctx, name, params)
+	require.NoError(e.t, err)
+	require.Equal(e.t, "completed", res.Status, "%s: %s; unit log:\n%s", name, res.Message, e.logTail(40))
+	return res
+}
+
+// logTail is the unit's last n log lines, for failure messages.
+func (e *env) logTail(n int) string {
+	logs := e.sim.Logs()
+	if len(logs) > n {
+		logs = logs[len(logs)-n:]
+	}
+	var b strings.Builder
+	for _, l := range logs {
+		fmt.Fprintf(&b, "  %s %s: %s\n", l.Context, l.Level, l.Message)
+	}
+	return b.String()
+}
+
+// imageFingerprint is what the unit's runner image alias points at.
+func (e *env) imageFingerprint(ctx context.Context) string {
+	e.t.Helper()
+	a, err := e.lxd.GetImageAlias(ctx, e.prefix+"image")
+	require.NoError(e.t, err)
+	return a.Target
+}
+
+// cronLine is the command of the first entry of a cron file the charm
+// wrote: what cron runs, verbatim.
+func (e *env) cronLine(file string) string {
+	e.t.Helper()
+	f, err := os.Open(file)
+	require.NoError(e.t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") || strings.Contains(strings.SplitN(line, " ", 2)[0], "=") {
+			continue
+		}
+		// minute hour day month weekday user command
+		fields := strings.Fields(line)
+		require.GreaterOrEqual(e.t, len(fields), 7, line)
+		_, cmd, ok := strings.Cut(line, " "+fields[5]+" ")
+		require.True(e.t, ok, line)
+		return cmd
+	}
+	require.NoError(e.t, sc.Err())
+	e.t.Fatalf("no entry in %s", file)
+	return ""
+}
+
+// requireGone requires that nothing of the unit is left: no instance, no
+// GitHub runner, no runner image.
+func (e *env) requireGone(ctx context.Context) {
+	e.t.Helper()
+	require.Empty(e.t, e.instances(ctx), "instances")
+	require.Empty(e.t, e.ghRunners(), "GitHub runners")
+	_, err := e.lxd.GetImageAlias(ctx, e.prefix+"image")
+	require.True(e.t, errors.Is(err, lxd.ErrNotFound), "the runner image is deleted: %v", err)
+}
