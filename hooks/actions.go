@@ -163,7 +163,7 @@ func (c *Charm) flushRunners(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	return s.refreshStatus(ctx)
+	return s.statusFrom(ctx, res.Runners)
 }
 
 // buildImage rebuilds the runner image now.
@@ -229,7 +229,7 @@ func (c *Charm) updateRunnerBin(ctx context.Context, ev Event) error {
 	if rerr != nil {
 		return rerr
 	}
-	return s.refreshStatus(ctx)
+	return s.statusFrom(ctx, res.Runners)
 }
 
 func orNone(s string) string {

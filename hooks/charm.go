@@ -12,6 +12,7 @@ import (
 	"golang.org/x/net/http/httpproxy"
 
 	"charm.example/github-runner/internal/juju"
+	"charm.example/github-runner/internal/runners"
 	"charm.example/github-runner/internal/schedule"
 )
 
@@ -184,6 +185,11 @@ func (s *session) refreshStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.statusFrom(ctx, rs)
+}
+
+// statusFrom sets the Active status summing up rs.
+func (s *session) statusFrom(ctx context.Context, rs []runners.RunnerInfo) error {
 	return s.ev.Juju.SetStatus(ctx, juju.Active(Summary(s.cfg.VirtualMachines, rs)))
 }
 

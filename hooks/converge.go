@@ -109,7 +109,8 @@ func (s *session) converge(ctx context.Context, o convergeOptions) (*runners.Res
 		}
 		return &res, err
 	}
-	return &res, s.refreshStatus(ctx)
+	// The reconcile just looked at every runner: no need to ask again.
+	return &res, s.statusFrom(ctx, res.Runners)
 }
 
 // reconcile brings the runners to virtual-machines, logging what changed.

@@ -27,6 +27,7 @@ func TestReconcileScalesUpAndDown(t *testing.T) {
 		r, err := m.Reconcile(f.ctx, step.want, res)
 		require.NoError(t, err)
 		require.Equal(t, step.delta, r.Delta, "reconcile to %d", step.want)
+		require.Len(t, r.Runners, step.want, "the runners the reconcile left")
 		require.Len(t, f.instances(m), step.want)
 		require.Len(t, f.ghRunners(m), step.want)
 		if step.want > 0 {

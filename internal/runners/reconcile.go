@@ -40,6 +40,10 @@ type Result struct {
 	Failures []Failure
 	// Busy counts busy runners left alone.
 	Busy int
+	// Runners are this unit's runners as the reconcile left them: what it
+	// saw, less what it removed, plus what it started (as starting). A
+	// status can be drawn from it without asking GitHub again.
+	Runners []RunnerInfo
 }
 
 // Err joins the failures, or is nil.
@@ -111,6 +115,7 @@ func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (R
 	if !snap.github {
 		m.remove(ctx, removals, &result)
 		result.After = healthy
+		result.Runners = remaining(snap.runners, result)
 		return result, errors.Join(snap.githubErr, result.Err())
 	}
 
@@ -132,7 +137,27 @@ func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (R
 	}
 	result.After = healthy
 	result.Delta = result.After - result.Before
+	result.Runners = remaining(snap.runners, result)
 	return result, result.Err()
+}
+
+// remaining is seen less what result removed, plus what it created.
+func remaining(seen []RunnerInfo, result Result) []RunnerInfo {
+	gone := map[string]bool{}
+	for _, r := range result.Removed {
+		gone[r.Name] = true
+	}
+	var out []RunnerInfo
+	for _, r := range seen {
+		if !gone[r.Name] {
+			out = append(out, r)
+		}
+	}
+	for _, name := range result.Created {
+		out = append(out, RunnerInfo{Name: name, InstanceState: "Running", Healthy: true, State: StateStarting})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 func sortByAge(rs []RunnerInfo) []RunnerInfo {
@@ -199,6 +224,7 @@ func (m *Manager) Flush(ctx context.Context, mode FlushMode) (Result, error) {
 		}
 	}
 	m.remove(ctx, removals, &result)
+	result.Runners = remaining(snap.runners, result)
 	result.After = result.Before
 	for _, r := range result.Removed {
 		if r.Reason == "flush" || r.Reason == "flush busy" {
