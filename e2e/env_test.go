@@ -105,8 +105,11 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		"vm-disk":            "1GiB",
 		"virtual-machines":   1,
 		"reconcile-interval": 2,
-		"timer-directory":    filepath.Join(dir, "systemd"),
-		"cron-directory":     filepath.Join(dir, "cron.d"),
+		// Off, so that the tests see what the timer does; the exit
+		// watcher has a test of its own.
+		"reconcile-on-exit": false,
+		"timer-directory":   filepath.Join(dir, "systemd"),
+		"cron-directory":    filepath.Join(dir, "cron.d"),
 	}
 	for k, v := range config {
 		cfg[k] = v

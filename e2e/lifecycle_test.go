@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"charm.example/github-runner/hooks"
 	"charm.example/github-runner/internal/github/githubtest"
 	"charm.example/github-runner/internal/juju/jujutest"
 )
@@ -191,4 +194,65 @@ func TestScaleAndRelabel(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, e.gh.WaitFor(ctx, func() bool { return len(e.ghRunners()) == 0 }))
 	require.Equal(t, jujutest.Status{Status: "active", Message: "no runners (virtual-machines is 0)"}, e.sim.UnitStatus())
+}
+
+// With reconcile-on-exit the charm keeps a watcher process that replaces a
+// runner as soon as it has taken its one job, without the timer; removing
+// the unit stops it.
+func TestExitWatcherReplacesAtOnce(t *testing.T) {
+	t.Parallel()
+	var pid string
+	t.Cleanup(func() {
+		// Runs after the unit's removal (cleanups run last first).
+		if pid != "" && processAlive(pid) {
+			t.Errorf("the watcher (pid %s) outlived the unit", pid)
+		}
+	})
+	e := newEnv(t, "e2e-watch", map[string]any{"reconcile-on-exit": true})
+	ctx := testContext(t, 4*time.Minute)
+	e.deploy(ctx)
+	first := e.waitOnline(ctx, 1)
+
+	// The watcher runs detached (no systemd here), with no secret in its
+	// command line or environment.
+	pidFile := filepath.Join(filepath.Dir(e.sim.CharmDir()), hooks.StateDirName, "github-runner-watch-"+strings.ReplaceAll(e.unit, "/", "-")+".pid")
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err, "no watcher pid file")
+	pid, _, _ = strings.Cut(string(data), "\n")
+	for _, f := range []string{"cmdline", "environ"} {
+		b, err := os.ReadFile("/proc/" + pid + "/" + f)
+		require.NoError(t, err, "the watcher is not running")
+		require.NotContains(t, string(b), adminToken)
+		if f == "cmdline" {
+			require.Contains(t, string(b), "watch\x00--unit\x00"+e.unit)
+		}
+	}
+
+	job := e.gh.QueueJob([]string{"self-hosted"}, time.Second)
+	_, err = e.gh.WaitForJob(ctx, job, githubtest.JobCompleted)
+	require.NoError(t, err)
+	// No timer runs here: the replacement comes from the watcher.
+	require.NoError(t, e.gh.WaitFor(ctx, func() bool {
+		rs := e.ghRunners()
+		return len(rs) == 1 && rs[0].Name != first[0] && rs[0].Status == "online"
+	}), "no replacement without the timer\n%s", e.logTail(30))
+	// The run is recorded when the juju-exec ends.
+	require.Eventually(t, func() bool {
+		for _, r := range e.sim.Runs() {
+			if r.Kind == jujutest.KindExec && strings.Contains(r.Name, "JUJU_DISPATCH_PATH=reconcile-runners") {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond, "the watcher went through juju-exec")
+}
+
+// processAlive says whether a process runs (a zombie does not).
+func processAlive(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }

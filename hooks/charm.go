@@ -262,6 +262,10 @@ func (c *Charm) upgradeCharm(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
+	// The watcher runs the old binary: start it anew from the new one.
+	if err := c.removeWatcher(ctx, ev, s.cfg); err != nil {
+		return err
+	}
 	_, err = s.converge(ctx, convergeOptions{reconcile: true, flushIdle: "charm upgraded", keepImage: true})
 	return err
 }
@@ -280,6 +284,15 @@ func (c *Charm) updateStatus(ctx context.Context, ev Event) error {
 				return fmt.Errorf("cannot re-arm the reconcile timer: %w", err)
 			}
 			ev.Log.Warn("the reconcile timer was missing; re-armed it", "job", job.Name)
+		}
+		if s.cfg.ReconcileOnExit {
+			d := WatcherDaemon(ev.Juju.Env(), s.pool.LXD.Socket(), c.deps.TimerBackend, s.cfg.TimerDirectory)
+			if !d.Running(ctx) {
+				if err := s.ensureWatcher(ctx); err != nil {
+					return err
+				}
+				ev.Log.Warn("the runner exit watcher was not running; started it", "daemon", d.Name)
+			}
 		}
 	}
 	return s.refreshStatus(ctx)

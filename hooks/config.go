@@ -71,6 +71,7 @@ type Config struct {
 	MaxParallelLaunches int
 	TimerDirectory      string
 	CronDirectory       string
+	ReconcileOnExit     bool
 
 	// typeProblems are options whose value had the wrong type.
 	typeProblems []Problem
@@ -142,6 +143,18 @@ func ParseConfig(m map[string]any) Config {
 		}
 		return n
 	}
+	boolean := func(name string, def bool) bool {
+		v, ok := m[name]
+		if !ok || v == nil {
+			return def
+		}
+		b, ok := v.(bool)
+		if !ok {
+			c.typeProblems = append(c.typeProblems, Problem{name, fmt.Sprintf("%s %v: want true or false", name, v)})
+			return def
+		}
+		return b
+	}
 	c.Path = strings.TrimSpace(str("path"))
 	c.Token = Token(strings.TrimSpace(str("token")))
 	c.Group = str("group")
@@ -163,6 +176,7 @@ func ParseConfig(m map[string]any) Config {
 	c.MaxParallelLaunches = num("max-parallel-launches")
 	c.TimerDirectory = strings.TrimSpace(str("timer-directory"))
 	c.CronDirectory = strings.TrimSpace(str("cron-directory"))
+	c.ReconcileOnExit = boolean("reconcile-on-exit", true)
 	return c
 }
 

@@ -262,7 +262,7 @@ func (s *session) ensureSchedules(ctx context.Context, old *applied) error {
 	if _, err := s.pool.Manager.ScheduleRunnerImageBuild(); err != nil {
 		return fmt.Errorf("cannot schedule the runner image rebuilds: %w", err)
 	}
-	return nil
+	return s.ensureWatcher(ctx)
 }
 
 // removeSchedules removes the reconcile timer and the image rebuild cron
@@ -270,6 +270,9 @@ func (s *session) ensureSchedules(ctx context.Context, old *applied) error {
 func (c *Charm) removeSchedules(ctx context.Context, ev Event, cfg Config) error {
 	unit := ev.Juju.Env().UnitName
 	var errs []error
+	if err := c.removeWatcher(ctx, ev, cfg); err != nil {
+		errs = append(errs, err)
+	}
 	job := TimerJob(cfg, unit, c.deps.TimerBackend)
 	if anyExists(job.Paths()) {
 		if err := job.Remove(ctx); err != nil {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -221,20 +222,29 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err := d.action(ctx, "check-runners", nil); err != nil {
 		return err
 	}
+	var lastDone time.Time
 	for _, id := range jobs {
 		j, err := d.gh.WaitForJob(ctx, id, githubtest.JobCompleted)
 		if err != nil {
 			return err
 		}
 		d.note("job %d %s on %s after %s", id, j.Conclusion, j.RunnerName, j.CompletedAt.Sub(j.StartedAt).Round(100*time.Millisecond))
+		if j.CompletedAt.After(lastDone) {
+			lastDone = j.CompletedAt
+		}
 	}
-	d.step("Each runner took its one job, de-registered and powered off; LXD deletes the ephemeral instances")
-	if err := d.waitGone(ctx); err != nil {
+	d.step("Each runner took its one job, de-registered and powered off; LXD deletes the ephemeral instances,")
+	d.note("and the charm's exit watcher (reconcile-on-exit) dispatches a reconcile at once:")
+	d.note("  juju-exec %s 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch'", demoUnit)
+	fresh, err := d.waitFresh(ctx, o.runners, names)
+	if err != nil {
 		return err
 	}
-	d.note("%s has no runner left", demoUnit)
+	d.note("fresh runners online %s after the last job ended, no timer needed: %s",
+		time.Since(lastDone).Round(100*time.Millisecond), strings.Join(fresh, ", "))
+	d.status()
 
-	d.step("The reconcile timer fires: %s", timer.DispatchCommand())
+	d.step("The reconcile timer still runs every 2 minutes as a safety net: %s", timer.DispatchCommand())
 	res, err := d.sim.Shell(ctx, timer.DispatchCommand())
 	if err != nil {
 		return err
@@ -244,11 +254,10 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return fmt.Errorf("the timer's command failed with exit status %d: %s", res.Code, strings.TrimSpace(res.Stderr))
 	}
 	d.status()
-	fresh, err := d.waitRunners(ctx, o.runners, "online")
-	if err != nil {
+	if _, err := d.waitRunners(ctx, o.runners, "online"); err != nil {
 		return err
 	}
-	d.note("fresh runners on GitHub: %s", strings.Join(fresh, ", "))
+	d.note("nothing to do: %s", strings.Join(d.ghRunners("online"), ", "))
 
 	if err := d.action(ctx, "flush-runners", map[string]any{"flush-busy": true}); err != nil {
 		return err
@@ -407,6 +416,30 @@ func (d *demo) waitRunners(ctx context.Context, n int, status string) ([]string,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("waiting for %d runners %s (have %v): %w\n%s", n, status, names, err, d.logTail(20))
+	}
+	return names, nil
+}
+
+// waitFresh waits until the unit has n idle runners online on GitHub, none
+// of them among old.
+func (d *demo) waitFresh(ctx context.Context, n int, old []string) ([]string, error) {
+	var names []string
+	err := d.gh.WaitFor(ctx, func() bool {
+		names = d.ghRunners("online")
+		for _, name := range names {
+			if slices.Contains(old, name) {
+				return false
+			}
+		}
+		for _, r := range d.gh.Runners(demoOrg) {
+			if r.Busy {
+				return false
+			}
+		}
+		return len(names) == n && len(d.ghRunners("")) == n
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for %d fresh runners (have %v): %w\n%s", n, names, err, d.logTail(20))
 	}
 	return names, nil
 }

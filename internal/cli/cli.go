@@ -61,6 +61,7 @@ func Commands() []Command {
 		{Name: "flush", Summary: "remove the idle runners (--busy: all), then reconcile", Run: flush},
 		{Name: "build-image", Summary: "rebuild the runner image now", Run: buildImage},
 		{Name: "update-runner-bin", Summary: "fetch the newest runner application and replace the idle runners", Run: updateRunnerBin},
+		{Name: WatchCommand, Summary: "reconcile as soon as a runner exits (the charm runs this as a daemon)", Run: watch},
 	}
 }
 

@@ -62,6 +62,7 @@ func fixedOptions() map[string]any {
 		"reconcile-interval": 10,
 		"timer-directory":    "/etc/systemd/system",
 		"cron-directory":     "/etc/cron.d",
+		"reconcile-on-exit":  true,
 	}
 }
 

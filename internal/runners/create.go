@@ -56,8 +56,7 @@ poweroff
 var launchCmd = []string{"sh", "-c", "setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile}
 
 // create starts n runners in parallel and returns how many started.
-func (m *Manager) create(ctx context.Context, n int, res Resources, result *Result) int {
-	var mu sync.Mutex
+func (m *Manager) create(ctx context.Context, n int, res Resources, result *Result, mu *sync.Mutex) int {
 	started := 0
 	binary, binErr := m.currentBinary()
 	m.parallel(ctx, n, func(ctx context.Context, _ int) {

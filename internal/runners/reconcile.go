@@ -112,8 +112,9 @@ func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (R
 
 	// Without GitHub, no runner can be created (each needs a JIT config) and
 	// none judged idle: clean up what is dead and report why.
+	var mu sync.Mutex // guards result while removals and creations run
 	if !snap.github {
-		m.remove(ctx, removals, &result)
+		m.remove(ctx, removals, &result, &mu)
 		result.After = healthy
 		result.Runners = remaining(snap.runners, result)
 		return result, errors.Join(snap.githubErr, result.Err())
@@ -127,13 +128,20 @@ func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (R
 		for _, r := range candidates[:min(-diff, len(candidates))] {
 			removals = append(removals, removal{info: r, reason: "surplus", deregister: true, instance: true, idleOnly: true, surplus: true})
 		}
-	}
-	m.remove(ctx, removals, &result)
-	healthy -= countSurplus(result.Removed)
-
-	if diff := quantity - healthy; diff > 0 {
-		created := m.create(ctx, diff, res, &result)
-		healthy += created
+		m.remove(ctx, removals, &result, &mu)
+		healthy -= countSurplus(result.Removed)
+	case diff > 0:
+		// The dead go while their replacements start: removing an
+		// instance that is still shutting down can take seconds.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			m.remove(ctx, removals, &result, &mu)
+		}()
+		healthy += m.create(ctx, diff, res, &result, &mu)
+		<-done
+	default:
+		m.remove(ctx, removals, &result, &mu)
 	}
 	result.After = healthy
 	result.Delta = result.After - result.Before
@@ -223,7 +231,8 @@ func (m *Manager) Flush(ctx context.Context, mode FlushMode) (Result, error) {
 			removals = append(removals, removal{info: r, reason: "flush", deregister: true, instance: true, idleOnly: mode == FlushIdle})
 		}
 	}
-	m.remove(ctx, removals, &result)
+	var mu sync.Mutex
+	m.remove(ctx, removals, &result, &mu)
 	result.Runners = remaining(snap.runners, result)
 	result.After = result.Before
 	for _, r := range result.Removed {
@@ -251,8 +260,7 @@ type removal struct {
 }
 
 // remove carries out removals in parallel, recording each in result.
-func (m *Manager) remove(ctx context.Context, removals []removal, result *Result) {
-	var mu sync.Mutex
+func (m *Manager) remove(ctx context.Context, removals []removal, result *Result, mu *sync.Mutex) {
 	m.parallel(ctx, len(removals), func(ctx context.Context, i int) {
 		r := removals[i]
 		err := m.removeOne(ctx, r)
@@ -271,7 +279,9 @@ func (m *Manager) remove(ctx context.Context, removals []removal, result *Result
 			result.Removed = append(result.Removed, Removal{Name: r.info.Name, Reason: reason})
 		}
 	})
+	mu.Lock()
 	sort.Slice(result.Removed, func(i, j int) bool { return result.Removed[i].Name < result.Removed[j].Name })
+	mu.Unlock()
 }
 
 // errTookJob: the runner is (still) busy on GitHub and was left alone.

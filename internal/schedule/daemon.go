@@ -32,6 +32,9 @@ type Daemon struct {
 	// Command is the program, with an absolute path, and its arguments.
 	// Never put a secret in it: it shows in ps.
 	Command []string
+	// Env is the daemon's whole environment, as KEY=value (no secrets: it
+	// shows in the unit file and /proc). PATH defaults to the usual one.
+	Env []string
 	// Backend is Systemd or Detached.
 	Backend Backend
 	// SystemdDir is where the service unit goes (Systemd).
@@ -53,9 +56,14 @@ func (d Daemon) validate() error {
 	case d.Backend != Systemd && d.Backend != Detached:
 		return fmt.Errorf("unknown daemon backend %q", d.Backend)
 	}
-	for _, a := range d.Command {
+	for _, a := range append(append([]string(nil), d.Command...), d.Env...) {
 		if strings.ContainsAny(a, "\n\x00") {
-			return fmt.Errorf("daemon %s: an argument holds a newline or NUL", d.Name)
+			return fmt.Errorf("daemon %s: an argument or variable holds a newline or NUL", d.Name)
+		}
+	}
+	for _, e := range d.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return fmt.Errorf("daemon %s: environment entry %q is not KEY=value", d.Name, e)
 		}
 	}
 	return nil
@@ -77,6 +85,18 @@ func (d Daemon) PIDPath() string { return filepath.Join(d.runDir(), d.Name+".pid
 // LogPath is where the detached process's output goes.
 func (d Daemon) LogPath() string { return filepath.Join(d.runDir(), d.Name+".log") }
 
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// environ is the daemon's environment, PATH included.
+func (d Daemon) environ() []string {
+	for _, e := range d.Env {
+		if strings.HasPrefix(e, "PATH=") {
+			return d.Env
+		}
+	}
+	return append([]string{defaultPath}, d.Env...)
+}
+
 // systemdQuote quotes one ExecStart word for systemd.
 func systemdQuote(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
@@ -92,20 +112,23 @@ func (d Daemon) Unit() string {
 	for i, w := range d.Command {
 		words[i] = systemdQuote(w)
 	}
+	var env strings.Builder
+	for _, e := range d.environ() {
+		fmt.Fprintf(&env, "Environment=%s\n", systemdQuote(e))
+	}
 	return fmt.Sprintf(`# Written by the github-runner charm; rewritten on config changes.
 [Unit]
 Description=%s
 After=network.target
 
 [Service]
-Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-ExecStart=%s
+%sExecStart=%s
 Restart=always
 RestartSec=5
 
 [Install]
 WantedBy=multi-user.target
-`, d.Description, strings.Join(words, " "))
+`, d.Description, env.String(), strings.Join(words, " "))
 }
 
 // Install makes sure the daemon runs with the current command, restarting
@@ -166,6 +189,7 @@ func (d Daemon) installDetached() (bool, error) {
 	cmd := exec.Command(d.Command[0], d.Command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, logf, logf
 	cmd.Dir = "/"
+	cmd.Env = d.environ()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return false, fmt.Errorf("cannot start %s: %w", d.Name, err)

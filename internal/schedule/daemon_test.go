@@ -41,11 +41,17 @@ func TestDetachedDaemon(t *testing.T) {
 	t.Cleanup(func() { d.Remove(ctx) })
 	require.False(t, d.Running(ctx))
 
+	d.Env = []string{"GREETING=hello"}
 	started, err := d.Install(ctx)
 	require.NoError(t, err)
 	require.True(t, started)
 	require.True(t, d.Running(ctx))
 	first := pidOf(t, d)
+	// Only the environment it was given (and PATH).
+	environ, err := os.ReadFile("/proc/" + strconv.Itoa(first) + "/environ")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hello"},
+		strings.Split(strings.TrimRight(string(environ), "\x00"), "\x00"))
 	// Its own session: a hook ending does not take it along.
 	sid, err := getsid(first)
 	require.NoError(t, err)
@@ -119,6 +125,7 @@ func TestSystemdDaemonUnit(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(unit), `ExecStart="/var/lib/juju/agents/unit-app-0/charm/dispatch" "watch-runners" "--unit" "app/0" "--trigger" "juju-exec app/0 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch'"`)
 	require.Contains(t, string(unit), "Restart=always")
+	require.Contains(t, string(unit), `Environment="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"`)
 	if path, err := exec.LookPath("systemd-analyze"); err == nil {
 		// verify wants the program to exist: point a copy at a real one.
 		v := d
@@ -143,6 +150,7 @@ func TestDaemonValidation(t *testing.T) {
 		{Name: "x", Command: nil, Backend: Detached},
 		{Name: "x", Command: []string{"/bin/true"}, Backend: Systemd, SystemdDir: "rel"},
 		{Name: "x", Command: []string{"/bin/true", "a\nb"}, Backend: Detached},
+		{Name: "x", Command: []string{"/bin/true"}, Env: []string{"NOEQUALS"}, Backend: Detached},
 	} {
 		_, err := d.Install(context.Background())
 		require.Error(t, err, "%+v", d)

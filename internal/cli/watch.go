@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/lxd"
+	"charm.example/github-runner/internal/runners"
+)
+
+// WatchCommand is the name of the exit watcher's command.
+const WatchCommand = hooks.WatchCommand
+
+// watchTriggerTimeout bounds one run of the watcher's command.
+const watchTriggerTimeout = 30 * time.Minute
+
+// watch follows LXD's lifecycle events and runs a command whenever runners
+// of the unit exit (their job done): by default it dispatches the charm's
+// reconcile-runners event through juju-exec, so a finished runner is
+// replaced at once. It needs no GitHub token. It runs until stopped.
+func watch(ctx context.Context, args []string, sio IO) int {
+	fs := flag.NewFlagSet("github-runner "+WatchCommand, flag.ContinueOnError)
+	fs.SetOutput(sio.Stderr)
+	unit := fs.String("unit", sio.Getenv(EnvName("unit")), "unit whose runners to watch, <app>/<n> (env "+EnvName("unit")+")")
+	socket := fs.String("lxd-socket", sio.Getenv(EnvName("lxd-socket")), "LXD unix socket (env "+EnvName("lxd-socket")+"; empty: discover)")
+	command := fs.String("exec", "", "command run with sh -c after runners exit (default: juju-exec <unit> 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch')")
+	debounce := fs.Duration("debounce", time.Second, "gather exits this close together into one run")
+	verbose := fs.Bool("v", false, "log debug lines to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(sio.Stderr, "Usage: github-runner %s --unit <app>/<n> [flags]\n\n", WatchCommand)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: unexpected arguments %q\n", WatchCommand, fs.Args())
+		return ExitUsage
+	}
+	app, _, _ := strings.Cut(*unit, "/")
+	owner, err := runners.NewOwner(app, *unit)
+	if err != nil {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: --unit: %v\n", WatchCommand, err)
+		return ExitUsage
+	}
+	if *command == "" {
+		*command = fmt.Sprintf("juju-exec %s 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch'", *unit)
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(sio.Stderr, &slog.HandlerOptions{Level: level}))
+
+	sock, err := lxd.FindSocket(*socket, sio.Getenv, os.Stat)
+	if err != nil {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", WatchCommand, err)
+		return ExitFailed
+	}
+	client, err := lxd.New(lxd.Options{Socket: sock, Logger: log})
+	if err != nil {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", WatchCommand, err)
+		return ExitFailed
+	}
+	trigger := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, watchTriggerTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "-c", *command)
+		cmd.Env = triggerEnv(os.Environ())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %w: %s", *command, err, bytes.TrimSpace(out))
+		}
+		return nil
+	}
+	log.Info("Watching for runner exits", "unit", *unit, "socket", sock)
+	err = runners.WatchRunnerExits(ctx, owner, runners.WatchOptions{
+		Events:   runners.LXDInstances{Client: client},
+		Trigger:  trigger,
+		Debounce: *debounce,
+		Logger:   log,
+	})
+	if err != nil {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", WatchCommand, err)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// triggerEnv is the environment of the watcher's command: its own, less
+// what would make juju-exec take it for a hook (a hook context's id, a
+// dispatch path) had the watcher been started from one.
+func triggerEnv(environ []string) []string {
+	var out []string
+	for _, e := range environ {
+		k, _, _ := strings.Cut(e, "=")
+		switch {
+		case k == "JUJU_CONTEXT_ID", k == "JUJU_DISPATCH_PATH", k == "JUJU_HOOK_NAME", strings.HasPrefix(k, "JUJU_ACTION_"):
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
