@@ -279,16 +279,11 @@ func (c *Charm) removeSchedules(ctx context.Context, ev Event, cfg Config) error
 			errs = append(errs, fmt.Errorf("cannot remove the reconcile timer: %w", err))
 		}
 	}
-	if cfg.CronDirectory != "" {
-		pool, err := NewPool(cfg, c.poolOptions(ev, cfg))
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			if err := pool.Manager.UnscheduleRunnerImageBuild(); err != nil {
-				errs = append(errs, fmt.Errorf("cannot remove the image rebuild cron entry: %w", err))
-			}
-		}
+	owner, err := runners.NewOwner(ev.Juju.Env().AppName(), unit)
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := runners.UnscheduleRunnerImageBuild(cfg.CronDirectory, owner); err != nil {
+		errs = append(errs, fmt.Errorf("cannot remove the image rebuild cron entry: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -203,7 +203,7 @@ func (m *Manager) ScheduleRunnerImageBuild() (string, error) {
 	fmt.Fprintf(&b, "# Rebuilds the runner image of %s four times a day. Written by the charm; do not edit.\n", m.owner.Unit)
 	b.WriteString("SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
 	fmt.Fprintf(&b, "%d %d,%d,%d,%d * * * root %s\n", minute, hour, hour+6, hour+12, hour+18, m.cfg.ImageBuildCommand)
-	path := filepath.Join(m.cfg.CronDir, cronFileName(m.owner))
+	path := ImageBuildCronPath(m.cfg.CronDir, m.owner)
 	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("cannot write cron file: %w", err)
 	}
@@ -212,10 +212,23 @@ func (m *Manager) ScheduleRunnerImageBuild() (string, error) {
 
 // UnscheduleRunnerImageBuild removes the cron file.
 func (m *Manager) UnscheduleRunnerImageBuild() error {
-	if m.cfg.CronDir == "" {
+	return UnscheduleRunnerImageBuild(m.cfg.CronDir, m.owner)
+}
+
+// ImageBuildCronPath is where owner's image rebuild cron file goes in
+// cronDir.
+func ImageBuildCronPath(cronDir string, owner Owner) string {
+	return filepath.Join(cronDir, cronFileName(owner))
+}
+
+// UnscheduleRunnerImageBuild removes owner's image rebuild cron file from
+// cronDir, needing nothing else (no LXD): teardown works when LXD is gone.
+// A missing file is fine.
+func UnscheduleRunnerImageBuild(cronDir string, owner Owner) error {
+	if cronDir == "" {
 		return nil
 	}
-	err := os.Remove(filepath.Join(m.cfg.CronDir, cronFileName(m.owner)))
+	err := os.Remove(ImageBuildCronPath(cronDir, owner))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
