@@ -61,7 +61,7 @@ func TestValidConfig(t *testing.T) {
 	require.Equal(t, runners.Resources{CPU: 2, Memory: 7 * runners.GiB, Disk: 10 * runners.GiB}, res)
 	require.Equal(t, 10*time.Minute, cfg.ReconcileEvery())
 	require.Equal(t, 10*time.Minute, cfg.BootstrapWait())
-	require.Equal(t, 4, cfg.MaxParallelLaunches)
+	require.Equal(t, 10, cfg.MaxParallelLaunches)
 	require.Equal(t, []string{"docker.io", "npm", "python3-pip", "shellcheck", "jq", "wget", "unzip", "git", "build-essential"}, cfg.PackageList())
 	require.Equal(t, "virtual-machine", cfg.InstanceType)
 	require.Equal(t, "/etc/systemd/system", cfg.TimerDirectory)

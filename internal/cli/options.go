@@ -50,7 +50,7 @@ func options() []option {
 		{name: "lxd-socket", def: "", usage: "LXD unix socket (empty: LXD_SOCKET, LXD_DIR, the snap's, Debian's)"},
 		{name: "lxd-profiles", def: "", usage: "extra LXD profiles for every runner, comma-separated"},
 		{name: "bootstrap-timeout", isInt: true, def: 10, usage: "minutes a new runner may take to come online"},
-		{name: "max-parallel-launches", isInt: true, def: 4, usage: "runners created or removed at once (1 to 32)"},
+		{name: "max-parallel-launches", isInt: true, def: 10, usage: "runners created or removed at once (1 to 32)"},
 	}
 }
 

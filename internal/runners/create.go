@@ -23,6 +23,10 @@ const (
 	pidFile       = "/run/github-runner.pid"
 	runnerLogFile = "/var/log/github-runner.log"
 	versionFile   = runnerDir + "/.runner-version"
+	// secretsFile holds the runner's secret settings (the JIT config, or
+	// the registration token) for the start script, root-only, until the
+	// script has read and removed it.
+	secretsFile = "/run/github-runner.env"
 	// runnerUID is the unprivileged user runners run as (`ubuntu`).
 	runnerUID = 1000
 )
@@ -30,14 +34,25 @@ const (
 // aliveCheck exits 0 when the runner's start script is still running.
 var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 \"$pid\""}
 
-// startRunnerScript runs as root inside the instance, detached. It runs the
-// runner application as the unprivileged user with the JIT config (or, as a
-// fallback, a registration token) taken from its environment, never argv;
-// when the runner ends (after its one job) it records the exit code and
-// powers the instance off, and LXD deletes the ephemeral instance.
+// startRunnerScript runs as root inside the instance, detached. It reads
+// the runner's secret settings (the JIT config or, as a fallback, a
+// registration token) from a root-only file pushed through LXD's file API,
+// removes the file, and runs the runner application as the unprivileged
+// user with them in its environment: never in an argv, neither inside the
+// instance nor on the host (LXD 5.0 runs an exec as
+// `lxd forkexec ... -- env K=V ... -- CMD`, so an exec's environment shows
+// in the host's process list). When the runner ends (after its one job) it
+// records the exit code and powers the instance off, and LXD deletes the
+// ephemeral instance.
 const startRunnerScript = `#!/bin/sh
 # Started by the github-runner charm. Runs the runner once, then powers off.
 cd ` + runnerDir + ` || exit 1
+if [ -f ` + secretsFile + ` ]; then
+	set -a
+	. ` + secretsFile + `
+	set +a
+	rm -f ` + secretsFile + `
+fi
 user=$(awk -F: '$3 == ` + "1000" + ` {print $1; exit}' /etc/passwd)
 if [ -n "${ACTIONS_RUNNER_INPUT_TOKEN:-}" ]; then
 	su -p -s /bin/sh "$user" -c './config.sh --unattended --ephemeral --disableupdate --replace --url "$RUNNER_URL" --name "$RUNNER_NAME" --labels "$RUNNER_LABELS" --runnergroup "$RUNNER_GROUP"' || { echo "config.sh failed"; poweroff; exit 1; }
@@ -152,7 +167,10 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 	if err := m.cfg.Instances.PushFile(ctx, name, startScript, strings.NewReader(startRunnerScript), 0, 0, 0o755); err != nil {
 		return fmt.Errorf("cannot set up runner %s: %w", name, err)
 	}
-	out, err := m.cfg.Instances.Exec(ctx, name, Command{Args: launchCmd, Env: env})
+	if err := m.cfg.Instances.PushFile(ctx, name, secretsFile, strings.NewReader(envFile(env)), 0, 0, 0o600); err != nil {
+		return fmt.Errorf("cannot set up runner %s: %w", name, err)
+	}
+	out, err := m.cfg.Instances.Exec(ctx, name, Command{Args: launchCmd})
 	if err != nil {
 		return fmt.Errorf("cannot start runner %s: %w", name, err)
 	}
@@ -179,6 +197,20 @@ func (m *Manager) runnerLabels() []string {
 		}
 	}
 	return labels
+}
+
+// envFile renders settings as sh assignments, each value single-quoted.
+func envFile(settings map[string]string) string {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + shellQuote(settings[k]) + "\n")
+	}
+	return b.String()
 }
 
 // ensureRunnerApp installs binary in the instance unless the image already

@@ -2,7 +2,6 @@ package runners
 
 import (
 	"bytes"
-	"charm.example/github-runner/internal/atomicfile"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"charm.example/github-runner/internal/atomicfile"
 )
 
 // HasRunnerImage says whether the runner image alias exists in LXD.

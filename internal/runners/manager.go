@@ -25,7 +25,7 @@ const (
 // Defaults for Config fields left zero.
 const (
 	DefaultBootstrapTimeout = 10 * time.Minute
-	DefaultMaxParallel      = 4
+	DefaultMaxParallel      = 10
 	DefaultGroup            = "default"
 )
 

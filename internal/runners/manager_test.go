@@ -85,6 +85,11 @@ func TestRunnerRunsAsConfigured(t *testing.T) {
 		}
 	}
 	require.NotContains(t, ps, "jitconfig")
+	// The root-only file that carried the JIT config in is gone.
+	f.waitFor("the secrets file to go", func() bool {
+		out, err := f.lxd.ExecInstance(f.ctx, name, lxd.ExecArgs{Command: []string{"test", "!", "-e", "/run/github-runner.env"}})
+		return err == nil && out.ExitCode == 0
+	})
 
 	info, err := m.Runners(f.ctx)
 	require.NoError(t, err)
@@ -577,4 +582,26 @@ func TestBusyGhostIsNotAFailure(t *testing.T) {
 	res3, err := m.Reconcile(f.ctx, 0, res)
 	require.NoError(t, err)
 	require.Equal(t, []runners.Removal{{Name: ghost, Reason: "ghost: on GitHub without an instance"}}, res3.Removed)
+}
+
+func TestRegistrationTokenFallback(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m, _ := f.manager("regtoken", "regtoken/0")
+	// A GitHub without JIT configs (older Enterprise Server).
+	remove := f.sim.InjectFault(githubtest.Fault{Method: "POST", Path: "/orgs/{org}/actions/runners/generate-jitconfig", Status: 404})
+	defer remove()
+	r, err := m.Reconcile(f.ctx, 1, res)
+	require.NoError(t, err)
+	require.Len(t, r.Created, 1)
+	f.waitOnline(m, 1)
+	require.Equal(t, 1, f.sim.Count("POST /orgs/{org}/actions/runners/registration-token"))
+	gh := f.ghRunners(m)
+	require.Equal(t, r.Created[0], gh[0].Name)
+	require.Contains(t, gh[0].Labels, "runners-test")
+	// The next reconcile keeps it: it is online.
+	r, err = m.Reconcile(f.ctx, 1, res)
+	require.NoError(t, err)
+	require.Zero(t, r.Delta)
+	require.Empty(t, r.Removed)
 }

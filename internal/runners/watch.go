@@ -29,7 +29,8 @@ type WatchOptions struct {
 	// Trigger is called after runners of this unit exited: once per burst
 	// of exits, never two at a time. Its error is logged.
 	Trigger func(ctx context.Context) error
-	// Debounce gathers a burst of exits into one trigger (default 1 s).
+	// Debounce gathers a burst of exits into one trigger (default 250 ms:
+	// an exiting runner's shutdown and deletion come tens of ms apart).
 	Debounce time.Duration
 	// Retry is the wait before subscribing again after the stream broke
 	// (default 5 s).
@@ -70,7 +71,7 @@ func WatchRunnerExits(ctx context.Context, owner Owner, opts WatchOptions) error
 		return errors.New("watching runner exits needs an event source and a trigger")
 	}
 	if opts.Debounce <= 0 {
-		opts.Debounce = time.Second
+		opts.Debounce = 250 * time.Millisecond
 	}
 	if opts.Retry <= 0 {
 		opts.Retry = 5 * time.Second

@@ -14,7 +14,6 @@ package schedule
 
 import (
 	"bytes"
-	"charm.example/github-runner/internal/atomicfile"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +23,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"charm.example/github-runner/internal/atomicfile"
 )
 
 // Backend says what runs a Job.

@@ -73,7 +73,7 @@ func HTTPClient(socket string) *http.Client {
 }
 
 func ping(socket string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://lxd/1.0", nil)
 	if err != nil {
