@@ -175,7 +175,7 @@ func (r *Report) Markdown() string {
 		w("it without waiting for its container to power off. Deployed, a timer tick comes %s after a job on\n", wait.Round(time.Second))
 		w("average at the default interval, up to %s. The event paths need no tick, but react only when LXD reports\n", rp.Interval+rp.Interval/4)
 		w("the instance's shutdown, after the runner has exited and the container has powered off, and then wait out\n")
-		w("the watcher's debounce (1 s by default): that is why they trail the fired-at-once rows, and why they are\n")
+		w("the watcher's debounce (%s by default): that is why they trail the fired-at-once rows, and why they are\n", runners.DefaultWatchDebounce)
 		w("still about %s faster than the timer as deployed.\n\n", ratioText(median(rp.Timer)+wait, eventMedian(rp)))
 	}
 

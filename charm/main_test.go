@@ -17,30 +17,12 @@ import (
 	"charm.example/github-runner/internal/juju/jujutest"
 )
 
-// Built once for this test binary: the simulator's hook tools, and the
-// charm packed from a fresh static build of this package.
-var toolsBinary, charmArchive string
+// builds are the simulator's hook tools and the packed charm, built once for
+// the test binary as `make charm` packs it.
+var builds jujutest.Builds
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "charm-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if toolsBinary, err = jujutest.BuildTools(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if charmArchive, err = jujutest.BuildCharm(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(jujutest.Main(m, jujutest.MainOptions{Charm: true}, &builds))
 }
 
 func testContext(t *testing.T) context.Context {
@@ -53,7 +35,7 @@ func testContext(t *testing.T) context.Context {
 // deployed is a unit of the packed charm, as Juju runs it.
 func deployed(t *testing.T, opts jujutest.Options) *jujutest.Sim {
 	t.Helper()
-	opts.Charm, opts.Tools = charmArchive, toolsBinary
+	opts.Charm, opts.Tools = builds.Charm, builds.Tools
 	return jujutest.Start(t, opts)
 }
 

@@ -118,7 +118,7 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
 		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
 	}
-	e.sim = jujutest.Start(t, jujutest.Options{Charm: charmArchive, Tools: toolsBinary, Unit: unit, Config: cfg})
+	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg})
 	t.Cleanup(e.cleanup)
 	return e
 }

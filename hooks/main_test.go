@@ -2,7 +2,6 @@ package hooks_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,25 +12,11 @@ import (
 	"charm.example/github-runner/internal/juju/jujutest"
 )
 
-// toolsBinary is the simulator's hook tools program, built once.
-var toolsBinary string
+// builds are the simulator's hook tools (and the packed charm), built once.
+var builds jujutest.Builds
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "hooks-tools-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if toolsBinary, err = jujutest.BuildTools(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(jujutest.Main(m, jujutest.MainOptions{Charm: false}, &builds))
 }
 
 func testContext(t *testing.T) context.Context {
@@ -57,6 +42,6 @@ func charmSurface(t *testing.T) string {
 func startSim(t *testing.T, opts jujutest.Options) *jujutest.Sim {
 	t.Helper()
 	opts.CharmDir = charmSurface(t)
-	opts.Tools = toolsBinary
+	opts.Tools = builds.Tools
 	return jujutest.Start(t, opts)
 }

@@ -33,7 +33,7 @@ func watch(ctx context.Context, args []string, sio IO) int {
 	unit := fs.String("unit", sio.Getenv(EnvName("unit")), "unit whose runners to watch, <app>/<n> (env "+EnvName("unit")+")")
 	socket := fs.String("lxd-socket", sio.Getenv(EnvName("lxd-socket")), "LXD unix socket (env "+EnvName("lxd-socket")+"; empty: discover)")
 	command := fs.String("exec", "", "command run with sh -c after runners exit (default: juju-exec <unit> 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch')")
-	debounce := fs.Duration("debounce", 250*time.Millisecond, "gather exits this close together into one run")
+	debounce := fs.Duration("debounce", runners.DefaultWatchDebounce, "gather exits this close together into one run")
 	verbose := fs.Bool("v", false, "log debug lines to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(sio.Stderr, "Usage: github-runner %s --unit <app>/<n> [flags]\n\n", WatchCommand)

@@ -2,7 +2,6 @@ package juju_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -11,25 +10,11 @@ import (
 	"charm.example/github-runner/internal/juju/jujutest"
 )
 
-// toolsBinary is the simulator's hook tools program, built once.
-var toolsBinary string
+// builds are the simulator's hook tools (and the packed charm), built once.
+var builds jujutest.Builds
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "juju-tools-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if toolsBinary, err = jujutest.BuildTools(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(jujutest.Main(m, jujutest.MainOptions{Charm: false}, &builds))
 }
 
 func testContext(t *testing.T) context.Context {
@@ -42,7 +27,7 @@ func testContext(t *testing.T) context.Context {
 func startSim(t *testing.T, opts jujutest.Options) *jujutest.Sim {
 	t.Helper()
 	opts.CharmDir = "testdata/charm"
-	opts.Tools = toolsBinary
+	opts.Tools = builds.Tools
 	return jujutest.Start(t, opts)
 }
 

@@ -55,15 +55,18 @@ if [ -f ` + secretsFile + ` ]; then
 fi
 user=$(awk -F: '$3 == ` + "1000" + ` {print $1; exit}' /etc/passwd)
 if [ -n "${ACTIONS_RUNNER_INPUT_TOKEN:-}" ]; then
-	su -p -s /bin/sh "$user" -c './config.sh --unattended --ephemeral --disableupdate --replace --url "$RUNNER_URL" --name "$RUNNER_NAME" --labels "$RUNNER_LABELS" --runnergroup "$RUNNER_GROUP"' || { echo "config.sh failed"; poweroff; exit 1; }
+	su -p -s /bin/sh "$user" -c './config.sh --unattended --ephemeral --disableupdate --replace --url "$RUNNER_URL" --name "$RUNNER_NAME" --labels "$RUNNER_LABELS" --runnergroup "$RUNNER_GROUP"' || { echo "config.sh failed"; sync; poweroff -f; exit 1; }
 	unset ACTIONS_RUNNER_INPUT_TOKEN
 fi
 su -p -s /bin/sh "$user" -c ./run.sh
 rc=$?
 echo "runner exited with code $rc"
 echo "$rc" > /run/github-runner.exit
+# Nothing of an ephemeral runner outlives it: power off at once, without
+# the init system's shutdown, so LXD deletes it (and the exit watcher sees
+# it go) seconds sooner.
 sync
-poweroff
+poweroff -f
 `
 
 // launchCmd starts the start script detached and records its pid before

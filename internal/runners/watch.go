@@ -29,8 +29,8 @@ type WatchOptions struct {
 	// Trigger is called after runners of this unit exited: once per burst
 	// of exits, never two at a time. Its error is logged.
 	Trigger func(ctx context.Context) error
-	// Debounce gathers a burst of exits into one trigger (default 250 ms:
-	// an exiting runner's shutdown and deletion come tens of ms apart).
+	// Debounce gathers a burst of exits into one trigger (default
+	// DefaultWatchDebounce).
 	Debounce time.Duration
 	// Retry is the wait before subscribing again after the stream broke
 	// (default 5 s).
@@ -38,6 +38,10 @@ type WatchOptions struct {
 	// Logger gets the watcher's lines (nil: discarded).
 	Logger *slog.Logger
 }
+
+// DefaultWatchDebounce gathers exits into one trigger: an exiting runner's
+// shutdown and deletion events come tens of milliseconds apart.
+const DefaultWatchDebounce = 250 * time.Millisecond
 
 // exitActions are the lifecycle actions after which a runner is gone: an
 // ephemeral runner powers off after its job (shutdown, stopped) and LXD
@@ -71,7 +75,7 @@ func WatchRunnerExits(ctx context.Context, owner Owner, opts WatchOptions) error
 		return errors.New("watching runner exits needs an event source and a trigger")
 	}
 	if opts.Debounce <= 0 {
-		opts.Debounce = 250 * time.Millisecond
+		opts.Debounce = DefaultWatchDebounce
 	}
 	if opts.Retry <= 0 {
 		opts.Retry = 5 * time.Second

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
+	"time"
 
 	"charm.example/github-runner/internal/charmpack"
 )
@@ -74,4 +76,46 @@ func goBuild(ctx context.Context, out, pkg string) error {
 		return fmt.Errorf("cannot build %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// Builds are what a test binary built once for all its tests.
+type Builds struct {
+	// Tools is the hook tools program (BuildTools).
+	Tools string
+	// Charm is the packed charm (BuildCharm); empty unless asked for.
+	Charm string
+}
+
+// MainOptions say what Main builds.
+type MainOptions struct {
+	// Charm also builds and packs the charm.
+	Charm bool
+}
+
+// Main is a test binary's TestMain body: it builds the hook tools (and,
+// with opts.Charm, the packed charm) into a temporary folder, fills builds,
+// runs the tests and removes the folder. It returns the exit code for
+// os.Exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(jujutest.Main(m, jujutest.MainOptions{}, &builds)) }
+func Main(m *testing.M, opts MainOptions, builds *Builds) int {
+	dir, err := os.MkdirTemp("", "jujutest-build-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if builds.Tools, err = BuildTools(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if opts.Charm {
+		if builds.Charm, err = BuildCharm(ctx, dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	return m.Run()
 }

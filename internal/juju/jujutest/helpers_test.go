@@ -81,7 +81,7 @@ func writeCharm(t *testing.T, dispatch string) string {
 func startSim(t *testing.T, dispatch string, opts jujutest.Options) *jujutest.Sim {
 	t.Helper()
 	opts.CharmDir = writeCharm(t, dispatch)
-	opts.Tools = toolsBinary
+	opts.Tools = builds.Tools
 	return jujutest.Start(t, opts)
 }
 

@@ -1,35 +1,15 @@
 package jujutest_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"charm.example/github-runner/internal/juju/jujutest"
 )
 
-// toolsBinary is the hook tools program, built once for this test binary.
-var toolsBinary string
+// builds are the simulator's hook tools (and the packed charm), built once.
+var builds jujutest.Builds
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "jujutest-tools-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	toolsBinary, err = jujutest.BuildTools(ctx, dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(jujutest.Main(m, jujutest.MainOptions{Charm: false}, &builds))
 }

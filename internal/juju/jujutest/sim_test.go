@@ -336,13 +336,13 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		err  string
 	}{
 		{jujutest.Options{CharmDir: "x"}, "Options.Tools is required"},
-		{jujutest.Options{Tools: toolsBinary}, "exactly one of"},
-		{jujutest.Options{Tools: toolsBinary, CharmDir: "/nonexistent"}, "no such file"},
+		{jujutest.Options{Tools: builds.Tools}, "exactly one of"},
+		{jujutest.Options{Tools: builds.Tools, CharmDir: "/nonexistent"}, "no such file"},
 	} {
 		_, err := jujutest.New(tc.opts)
 		require.ErrorContains(t, err, tc.err)
 	}
-	_, err := jujutest.New(jujutest.Options{Tools: toolsBinary, CharmDir: writeCharm(t, ""), Unit: "nounit"})
+	_, err := jujutest.New(jujutest.Options{Tools: builds.Tools, CharmDir: writeCharm(t, ""), Unit: "nounit"})
 	require.ErrorContains(t, err, "is not <application>/<number>")
 	require.False(t, errors.Is(err, os.ErrNotExist))
 }
