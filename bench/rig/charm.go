@@ -119,7 +119,12 @@ func (c *CharmUnit) FireTimer(ctx context.Context) error {
 		return err
 	}
 	if res.Code != 0 {
-		return fmt.Errorf("timer run exited %d: %s", res.Code, strings.TrimSpace(res.Stderr))
+		var tail []string
+		logs := c.Sim.Logs()
+		for _, l := range logs[max(0, len(logs)-10):] {
+			tail = append(tail, l.Level+" "+l.Message)
+		}
+		return fmt.Errorf("timer run exited %d: %s\nlast log lines:\n%s", res.Code, strings.TrimSpace(res.Stderr), strings.Join(tail, "\n"))
 	}
 	return nil
 }
