@@ -475,7 +475,8 @@ func TestImageBuildServesNewRunners(t *testing.T) {
 func TestRunnerBinaryUpdate(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	m, _ := f.manager("binary", "binary/0")
+	dir := t.TempDir()
+	m, _ := f.manager("binary", "binary/0", func(c *runners.Config) { c.StateDir = dir })
 	require.False(t, m.HasRunnerBinary())
 	dl, err := m.LatestRunnerBinary(f.ctx, "linux")
 	require.NoError(t, err)
@@ -501,6 +502,27 @@ func TestRunnerBinaryUpdate(t *testing.T) {
 	_, err = m.UpdateRunnerBinary(f.ctx, github.Download{Filename: "../evil.tar.gz", SHA256: dl.SHA256, URL: dl.URL})
 	require.Error(t, err)
 	require.False(t, errors.Is(err, runners.ErrChecksumMismatch))
+
+	// GitHub releases a newer runner: it is downloaded, verified, put in
+	// place, and the older one removed.
+	newer := githubtest.NewServer(githubtest.Options{
+		Orgs: []string{org}, Tokens: map[string][]string{token: {githubtest.ScopeAdminOrg}}, RunnerVersion: "2.320.0",
+	})
+	t.Cleanup(newer.Close)
+	gh2, err := github.New(github.Config{Path: org, Token: token, APIURL: newer.URL()})
+	require.NoError(t, err)
+	m2, _ := f.manager("binary", "binary/0", func(c *runners.Config) { c.GitHub = gh2; c.StateDir = dir })
+	dl2, err := m2.LatestRunnerBinary(f.ctx, "linux")
+	require.NoError(t, err)
+	changed, err = m2.UpdateRunnerBinary(f.ctx, dl2)
+	require.NoError(t, err)
+	require.True(t, changed)
+	v, err = m2.RunnerBinaryVersion()
+	require.NoError(t, err)
+	require.Equal(t, "2.320.0", v)
+	left, err := filepath.Glob(filepath.Join(dir, "runner-binary", "actions-runner-*.tar.gz"))
+	require.NoError(t, err)
+	require.Len(t, left, 1, "the older tarball is removed: %v", left)
 }
 
 func TestWatcherReplacesFinishedRunnerAtOnce(t *testing.T) {
