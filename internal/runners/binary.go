@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"time"
 
 	"charm.example/github-runner/internal/github"
 )
@@ -63,30 +64,42 @@ func (m *Manager) RunnerBinaryVersion() (string, error) {
 	return b.Version, err
 }
 
-// currentBinary finds the verified tarball in place: the one whose recorded
-// checksum file matches its name.
+// currentBinary finds the verified tarball in place: one whose recorded
+// checksum file sits beside it. Should a crash have left two (between the
+// new one's rename and the old one's removal), the newest written wins.
 func (m *Manager) currentBinary() (runnerBinary, error) {
 	entries, err := os.ReadDir(m.binaryDir())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return runnerBinary{}, fmt.Errorf("cannot read runner binary folder: %w", err)
 	}
+	var best runnerBinary
+	var bestTime time.Time
 	for _, e := range entries {
 		mm := tarballRe.FindStringSubmatch(e.Name())
 		if mm == nil {
 			continue
 		}
-		sum, err := os.ReadFile(filepath.Join(m.binaryDir(), e.Name()+".sha256"))
+		sumPath := filepath.Join(m.binaryDir(), e.Name()+".sha256")
+		sum, err := os.ReadFile(sumPath)
 		if err != nil {
 			continue
 		}
-		return runnerBinary{
+		fi, err := os.Stat(sumPath)
+		if err != nil || (best.Path != "" && !fi.ModTime().After(bestTime)) {
+			continue
+		}
+		best = runnerBinary{
 			Path:     filepath.Join(m.binaryDir(), e.Name()),
 			Filename: e.Name(),
 			Version:  mm[3],
 			SHA256:   strings.TrimSpace(string(sum)),
-		}, nil
+		}
+		bestTime = fi.ModTime()
 	}
-	return runnerBinary{}, ErrNoRunnerBinary
+	if best.Path == "" {
+		return runnerBinary{}, ErrNoRunnerBinary
+	}
+	return best, nil
 }
 
 // UpdateRunnerBinary puts the download dl in place unless it already is. The
