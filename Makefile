@@ -25,9 +25,11 @@ charm: build
 demo: lxd-up
 	$(GO) run ./cmd/demo
 
-## test: the whole suite, real-LXD tests included (starts the project's LXD; root)
+## test: the whole suite, real-LXD tests included (starts the project's LXD; root).
+## Packages run one at a time (-p 1) so that the LXD-heavy ones do not crowd
+## the daemon together; tests within a package still run in parallel.
 test: vet lxd-up
-	$(GO) test -count=1 -v -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -p 1 -v -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: bench chaos
 
