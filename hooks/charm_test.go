@@ -213,7 +213,7 @@ func TestPeriodicJobs(t *testing.T) {
 	require.Equal(t, []string{"/etc/cron.d/github-runner-reconcile-github-runner-3"}, job.Paths())
 	files, err := job.Files()
 	require.NoError(t, err)
-	require.Contains(t, files["/etc/cron.d/github-runner-reconcile-github-runner-3"], "*/8 * * * * root flock -n")
+	require.Contains(t, files["/etc/cron.d/github-runner-reconcile-github-runner-3"], "*/8 * * * * root mkdir -p /run/lock && flock -n")
 
 	cmd := hooks.ImageBuildCommand(cfg, "github-runner/3")
 	require.Contains(t, cmd, "flock -n /run/lock/github-runner-image-build-github-runner-3.lock")

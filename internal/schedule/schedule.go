@@ -172,7 +172,10 @@ func (j Job) CronCommand() string {
 	if delay > 0 {
 		sleep = fmt.Sprintf("sleep $(shuf -i 0-%d -n 1); ", delay)
 	}
-	return fmt.Sprintf("flock -n %s sh -c \"%stimeout %d %s\"", j.lockPath(), sleep, seconds(j.Timeout), j.DispatchCommand())
+	// The lock folder is made first: /run/lock is a tmpfs some machines
+	// lack, or empty after a boot.
+	return fmt.Sprintf("mkdir -p %s && flock -n %s sh -c \"%stimeout %d %s\"",
+		filepath.Dir(j.lockPath()), j.lockPath(), sleep, seconds(j.Timeout), j.DispatchCommand())
 }
 
 func (j Job) cronFile() string {

@@ -37,7 +37,7 @@ func TestCronFile(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(j.CronDir, j.Name))
 	require.NoError(t, err)
 	content := string(b)
-	require.Contains(t, content, "*/10 * * * * root flock -n "+filepath.Join(j.LockDir, j.Name+".lock"))
+	require.Contains(t, content, "*/10 * * * * root mkdir -p "+j.LockDir+" && flock -n "+filepath.Join(j.LockDir, j.Name+".lock"))
 	require.Contains(t, content, "sleep $(shuf -i 0-150 -n 1); timeout 1200 juju-exec github-runner/0 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch'")
 	require.NotContains(t, content, "%", "cron treats %% as a newline")
 	fi, err := os.Stat(filepath.Join(j.CronDir, j.Name))
@@ -74,7 +74,6 @@ func TestCronCommandRuns(t *testing.T) {
 	j := job(t, Cron)
 	j.RandomDelay = 0
 	j.Timeout = 2 * time.Second
-	require.NoError(t, os.MkdirAll(j.LockDir, 0o755))
 	bin := t.TempDir()
 	// juju-exec here records its argument and then sleeps past the timeout.
 	marker := filepath.Join(t.TempDir(), "ran")
