@@ -97,13 +97,8 @@ func (s *Server) rest(endpoint, template string, h func(*call)) http.HandlerFunc
 		f := s.pickFault(r.Method, template, r.URL.Path)
 		if f != nil {
 			faulted = true
-			if !delay(r, f.Latency) {
+			if interrupt(w, r, f) {
 				out = nil
-				return
-			}
-			if f.Drop {
-				out = nil
-				drop(w)
 				return
 			}
 		}

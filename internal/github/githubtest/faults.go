@@ -117,6 +117,20 @@ func (s *Server) pickFault(method, template, reqPath string) *Fault {
 	return nil
 }
 
+// interrupt applies f's latency and dropped connection to a request. It
+// reports whether the request ended there (abandoned by the client during
+// the latency, or dropped): then there is no answer to write or record.
+func interrupt(w http.ResponseWriter, r *http.Request, f *Fault) bool {
+	if !delay(r, f.Latency) {
+		return true
+	}
+	if f.Drop {
+		drop(w)
+		return true
+	}
+	return false
+}
+
 // delay waits for d of real time or until the request is abandoned; it
 // reports false in the latter case.
 func delay(r *http.Request, d time.Duration) bool {

@@ -81,13 +81,8 @@ func (s *Server) runnerRoutes(mux *http.ServeMux) {
 			defer func() { s.finish(r, endpoint, false, nil, out, faulted, start) }()
 			if f := s.pickFault(r.Method, template, r.URL.Path); f != nil {
 				faulted = true
-				if !delay(r, f.Latency) {
+				if interrupt(w, r, f) {
 					out = nil
-					return
-				}
-				if f.Drop {
-					out = nil
-					drop(w)
 					return
 				}
 				if f.Status != 0 {
