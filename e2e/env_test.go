@@ -73,9 +73,7 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	ctx := testContext(t, time.Minute)
 	require.NoError(t, client.CreateProfile(ctx, lxd.ProfilesPost{Name: profile, ProfilePut: lxd.ProfilePut{
 		Description: "GitHub simulator proxy for " + t.Name(),
-		Devices: map[string]map[string]string{"github-sim": {
-			"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance",
-		}},
+		Devices:     map[string]map[string]string{"github-sim": lxdtest.LoopbackProxy(port)},
 	}}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -131,7 +131,7 @@ func New(ctx context.Context, opts Options) (_ *Rig, err error) {
 		ProfilePut: lxd.ProfilePut{
 			Description: "github-runner rig: the GitHub simulator on the instance's 127.0.0.1",
 			Devices: map[string]map[string]string{
-				"github": {"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance"},
+				"github": lxdtest.LoopbackProxy(port),
 			},
 		},
 	}); err != nil {

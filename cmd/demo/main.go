@@ -124,9 +124,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	profile := fmt.Sprintf("github-runner-demo-%d", os.Getpid())
 	if err := d.lxd.CreateProfile(ctx, lxd.ProfilesPost{Name: profile, ProfilePut: lxd.ProfilePut{
 		Description: "github-runner demo: the runners reach the GitHub simulator on 127.0.0.1:" + port,
-		Devices: map[string]map[string]string{"github-sim": {
-			"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance",
-		}},
+		Devices:     map[string]map[string]string{"github-sim": lxdtest.LoopbackProxy(port)},
 	}}); err != nil {
 		return err
 	}

@@ -35,9 +35,7 @@ func TestCommandsOnLXD(t *testing.T) {
 	require.NoError(t, err)
 	profile := lxdtest.UniqueName("cli-ghsim")
 	require.NoError(t, client.CreateProfile(ctx, lxd.ProfilesPost{Name: profile, ProfilePut: lxd.ProfilePut{
-		Devices: map[string]map[string]string{"github-sim": {
-			"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance",
-		}},
+		Devices: map[string]map[string]string{"github-sim": lxdtest.LoopbackProxy(port)},
 	}}))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -99,7 +99,7 @@ func (f *fixture) proxyProfile(addr string) string {
 	require.NoError(f.t, f.lxd.CreateProfile(f.ctx, lxd.ProfilesPost{
 		Name: name,
 		ProfilePut: lxd.ProfilePut{Devices: map[string]map[string]string{
-			"github": {"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance"},
+			"github": lxdtest.LoopbackProxy(port),
 		}},
 	}))
 	f.t.Cleanup(func() {

@@ -240,9 +240,7 @@ func TestStandInRunnerInLXD(t *testing.T) {
 		"name":        profile,
 		"description": "github simulator proxy for " + t.Name(),
 		"config":      map[string]string{},
-		"devices": map[string]any{"github-sim": map[string]string{
-			"type": "proxy", "listen": "tcp:127.0.0.1:" + port, "connect": "tcp:127.0.0.1:" + port, "bind": "instance",
-		}},
+		"devices":     map[string]any{"github-sim": lxdtest.LoopbackProxy(port)},
 	})
 	t.Cleanup(func() {
 		ctx, cancel := cleanupCtx()

@@ -109,3 +109,11 @@ func UniqueName(prefix string) string {
 	}
 	return p + "-" + hex.EncodeToString(b)
 }
+
+// LoopbackProxy is the proxy device that lets an instance reach a service
+// on the host's 127.0.0.1:port at the same address inside the instance (the
+// instances have no network): put it in a profile of the test's own.
+func LoopbackProxy(port string) map[string]string {
+	addr := "tcp:127.0.0.1:" + port
+	return map[string]string{"type": "proxy", "listen": addr, "connect": addr, "bind": "instance"}
+}
