@@ -39,4 +39,5 @@ require (
 	golang.org/x/sys v0.5.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
 	gopkg.in/gobwas/glob.v0 v0.2.3 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

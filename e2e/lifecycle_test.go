@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/github/githubtest"
 	"charm.example/github-runner/internal/juju/jujutest"
 )
@@ -215,7 +215,7 @@ func TestExitWatcherReplacesAtOnce(t *testing.T) {
 
 	// The watcher runs detached (no systemd here), with no secret in its
 	// command line or environment.
-	pidFile := filepath.Join(filepath.Dir(e.sim.CharmDir()), hooks.StateDirName, "github-runner-watch-"+strings.ReplaceAll(e.unit, "/", "-")+".pid")
+	pidFile := filepath.Join(filepath.Dir(e.sim.CharmDir()), pool.StateDirName, "github-runner-watch-"+strings.ReplaceAll(e.unit, "/", "-")+".pid")
 	data, err := os.ReadFile(pidFile)
 	require.NoError(t, err, "no watcher pid file")
 	pid, _, _ = strings.Cut(string(data), "\n")

@@ -3,112 +3,43 @@ package hooks
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 )
 
-// RunnerReport is check-runners' result: the counts, and the runners'
-// names by state. Keys follow action-set's rules.
-func RunnerReport(rs []runners.RunnerInfo) map[string]any {
-	c := CountRunners(rs)
-	out := map[string]any{
-		"online":    c.Online,
-		"offline":   c.Offline,
-		"busy":      c.Busy,
-		"idle":      c.Idle,
-		"starting":  c.Starting,
-		"unhealthy": c.Unhealthy,
-		"total":     len(rs),
-	}
-	byState := map[string][]string{}
-	var all []string
-	for _, r := range rs {
-		all = append(all, r.Name)
-		key := string(r.State) + "-runners"
-		if r.State == runners.StateDead || r.State == runners.StateGhost {
-			key = "unhealthy-runners"
-		}
-		byState[key] = append(byState[key], r.Name)
-	}
-	if len(all) > 0 {
-		out["runners"] = strings.Join(all, ",")
-	}
-	for k, names := range byState {
-		out[k] = strings.Join(names, ",")
-	}
-	return out
-}
-
-// ResultReport is a reconcile's or flush's result for action-set: counts,
-// the names created and removed (with the reason), and failures.
-func ResultReport(res runners.Result) map[string]any {
-	out := map[string]any{
-		"before":  res.Before,
-		"after":   res.After,
-		"delta":   res.Delta,
-		"created": len(res.Created),
-		"removed": len(res.Removed),
-		"busy":    res.Busy,
-	}
-	if len(res.Created) > 0 {
-		created := append([]string(nil), res.Created...)
-		sort.Strings(created)
-		out["created-runners"] = strings.Join(created, ",")
-	}
-	if len(res.Removed) > 0 {
-		var names []string
-		for _, r := range res.Removed {
-			names = append(names, fmt.Sprintf("%s (%s)", r.Name, r.Reason))
-		}
-		out["removed-runners"] = strings.Join(names, ",")
-	}
-	if len(res.Failures) > 0 {
-		out["failures"] = len(res.Failures)
-		var names []string
-		for _, f := range res.Failures {
-			names = append(names, f.Name)
-		}
-		sort.Strings(names)
-		out["failed-runners"] = strings.Join(names, ",")
-	}
-	return out
-}
-
 // checkRunners reports the unit's runners.
 func (c *Charm) checkRunners(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	lctx, cancel := context.WithTimeout(ctx, lookTimeout)
-	defer cancel()
-	rs, err := s.pool.Runners(lctx)
+	rs, err := ses.pool.Runners(ctx)
 	if err != nil {
 		return err
 	}
-	report := RunnerReport(rs)
-	report["wanted"] = s.cfg.VirtualMachines
+	report := pool.RunnerReport(rs)
+	report["wanted"] = ses.pool.Settings().VirtualMachines
 	if err := ev.Juju.ActionSet(ctx, report); err != nil {
 		return err
 	}
-	return s.refreshStatus(ctx)
+	return ses.statusFrom(ctx, rs)
 }
 
 // reconcileRunners reconciles now, as the timer would, and reports the
 // change.
 func (c *Charm) reconcileRunners(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if err := ev.Juju.ActionLog(ctx, fmt.Sprintf("reconciling to %d runners", s.cfg.VirtualMachines)); err != nil {
+	if err := ev.Juju.ActionLog(ctx, fmt.Sprintf("reconciling to %d runners", ses.pool.Settings().VirtualMachines)); err != nil {
 		return err
 	}
-	res, err := s.converge(ctx, convergeOptions{reconcile: true})
+	res, err := ses.converge(ctx, pool.ConvergeOptions{Reconcile: true})
 	if res != nil {
-		report := ResultReport(*res)
+		report := pool.ResultReport(*res)
 		report["wanted"] = res.Wanted
 		if serr := ev.Juju.ActionSet(ctx, report); serr != nil {
 			return serr
@@ -125,7 +56,7 @@ func (c *Charm) flushRunners(ctx context.Context, ev Event) error {
 		return err
 	}
 	busy, _ := params["flush-busy"].(bool)
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
@@ -133,12 +64,10 @@ func (c *Charm) flushRunners(ctx context.Context, ev Event) error {
 	if busy {
 		mode, what = runners.FlushBusy, "all runners, busy ones too"
 	}
-	if err := s.progress(ctx, "flushing "+what); err != nil {
+	if err := ses.Progress(ctx, "flushing "+what); err != nil {
 		return err
 	}
-	fctx, cancel := context.WithTimeout(ctx, flushTimeout)
-	flushed, err := s.pool.Flush(fctx, mode)
-	cancel()
+	flushed, err := ses.pool.Flush(ctx, mode)
 	if err != nil {
 		return err
 	}
@@ -156,45 +85,44 @@ func (c *Charm) flushRunners(ctx context.Context, ev Event) error {
 	if err := ev.Juju.ActionLog(ctx, fmt.Sprintf("removed %d runners; creating their replacements", len(flushed.Removed))); err != nil {
 		return err
 	}
-	res, err := s.reconcile(ctx)
-	if serr := ev.Juju.ActionSet(ctx, map[string]any{"reconcile": ResultReport(res)}); serr != nil {
+	res, err := ses.pool.Reconcile(ctx)
+	if serr := ev.Juju.ActionSet(ctx, map[string]any{"reconcile": pool.ResultReport(res)}); serr != nil {
 		return serr
 	}
 	if err != nil {
 		return err
 	}
-	return s.statusFrom(ctx, res.Runners)
+	return ses.statusFrom(ctx, res.Runners)
 }
 
 // buildImage rebuilds the runner image now.
 func (c *Charm) buildImage(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if err := s.build(ctx, "requested"); err != nil {
+	if err := ses.pool.BuildImage(ctx, "requested"); err != nil {
 		return err
 	}
-	version, _ := s.pool.Manager.RunnerBinaryVersion()
 	if err := ev.Juju.ActionSet(ctx, map[string]any{
-		"image":          s.pool.Manager.ImageAlias(),
-		"runner-version": version,
+		"image":          ses.pool.ImageAlias(),
+		"runner-version": ses.pool.RunnerVersion(),
 		"message":        "runner image rebuilt; new runners start from it",
 	}); err != nil {
 		return err
 	}
-	return s.refreshStatus(ctx)
+	return ses.refreshStatus(ctx)
 }
 
 // updateRunnerBin downloads the newest runner application if it changed,
 // and then replaces the idle runners so they run it.
 func (c *Charm) updateRunnerBin(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	up, err := s.ensureBinary(ctx, true)
-	if err != nil {
+	up, err := ses.pool.UpdateRunnerApplication(ctx)
+	if up.Flushed == nil && err != nil {
 		return err
 	}
 	out := map[string]any{"version": up.Version, "updated": up.Changed}
@@ -206,30 +134,20 @@ func (c *Charm) updateRunnerBin(ctx context.Context, ev Event) error {
 		if err := ev.Juju.ActionSet(ctx, out); err != nil {
 			return err
 		}
-		return s.refreshStatus(ctx)
+		return ses.refreshStatus(ctx)
 	}
-	if err := s.progress(ctx, fmt.Sprintf("runner application updated to %s: replacing the idle runners", up.Version)); err != nil {
-		return err
+	out["flushed"] = len(up.Flushed.Removed)
+	out["busy-left"] = up.Flushed.Busy
+	out["created"] = len(up.Reconciled.Created)
+	out["message"] = fmt.Sprintf("runner application updated from %s to %s; replaced %d idle runners (%d busy ones finish their job first)",
+		orNone(up.Previous), up.Version, len(up.Flushed.Removed), up.Flushed.Busy)
+	if serr := ev.Juju.ActionSet(ctx, out); serr != nil {
+		return serr
 	}
-	fctx, cancel := context.WithTimeout(ctx, flushTimeout)
-	flushed, err := s.pool.Flush(fctx, runners.FlushIdle)
-	cancel()
 	if err != nil {
 		return err
 	}
-	res, rerr := s.reconcile(ctx)
-	out["flushed"] = len(flushed.Removed)
-	out["busy-left"] = flushed.Busy
-	out["created"] = len(res.Created)
-	out["message"] = fmt.Sprintf("runner application updated from %s to %s; replaced %d idle runners (%d busy ones finish their job first)",
-		orNone(up.Previous), up.Version, len(flushed.Removed), flushed.Busy)
-	if err := ev.Juju.ActionSet(ctx, out); err != nil {
-		return err
-	}
-	if rerr != nil {
-		return rerr
-	}
-	return s.statusFrom(ctx, res.Runners)
+	return ses.statusFrom(ctx, up.Reconciled.Runners)
 }
 
 func orNone(s string) string {

@@ -2,16 +2,16 @@ package hooks
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
+	"path/filepath"
 
 	"golang.org/x/net/http/httpproxy"
 
+	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/juju"
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 	"charm.example/github-runner/internal/schedule"
 )
@@ -62,76 +62,71 @@ func (c *Charm) Handlers() Handlers {
 			"update-runner-bin": c.updateRunnerBin,
 		},
 		Events: map[string]Handler{
-			EventReconcile:  c.timerReconcile,
-			EventBuildImage: c.scheduledImageBuild,
+			schedule.EventReconcile:  c.timerReconcile,
+			schedule.EventBuildImage: c.scheduledImageBuild,
 		},
 	}
 }
 
-// Bounds of the long steps, each from its own start.
-const (
-	binaryTimeout    = 15 * time.Minute
-	imageTimeout     = 75 * time.Minute
-	flushTimeout     = 15 * time.Minute
-	reconcileTimeout = 25 * time.Minute
-	lookTimeout      = 3 * time.Minute
-)
+// StateDirFor is the pool's state folder for a unit whose charm folder is
+// charmDir: <agent folder>/github-runner-state, so that it is per unit and
+// goes with the unit.
+func StateDirFor(charmDir string) string {
+	return filepath.Join(filepath.Dir(filepath.Clean(charmDir)), pool.StateDirName)
+}
 
-// session is one event's view of the unit: the valid configuration, the
-// pool built from it, and what earlier hooks remembered.
+// session is one event's view of the unit: the valid settings and the
+// pool built from them.
 type session struct {
-	c    *Charm
-	ev   Event
-	cfg  Config
-	pool *Pool
-	mem  remembered
+	c     *Charm
+	ev    Event
+	pool  *pool.Pool
+	mem   *charmMemory
+	sched schedules
 }
 
-// open loads and checks the configuration, builds the pool and checks that
-// LXD has what the configuration names. Problems come back as errors for
-// the dispatcher to classify.
+// open loads and checks the settings, builds the pool and checks that LXD
+// has what the settings name. Problems come back as errors for the
+// dispatcher to classify.
 func (c *Charm) open(ctx context.Context, ev Event) (*session, error) {
-	cfg, err := LoadConfig(ctx, ev.Juju)
+	s, err := LoadSettings(ctx, ev.Juju)
 	if err != nil {
 		return nil, err
 	}
-	return c.openWith(ctx, ev, cfg)
+	return c.openWith(ctx, ev, s)
 }
 
-// openWith is open with the configuration already loaded and valid.
-func (c *Charm) openWith(ctx context.Context, ev Event, cfg Config) (*session, error) {
-	pool, err := NewPool(cfg, c.poolOptions(ev, cfg))
+// openWith is open with the settings already loaded and valid.
+func (c *Charm) openWith(ctx context.Context, ev Event, s pool.Settings) (*session, error) {
+	ses := &session{c: c, ev: ev, mem: &charmMemory{j: ev.Juju, log: ev.Log}, sched: schedules{c: c, ev: ev}}
+	p, err := pool.Open(s, c.poolOptions(ev, ses))
 	if err != nil {
 		return nil, err
 	}
-	lctx, cancel := context.WithTimeout(ctx, lookTimeout)
-	defer cancel()
-	if err := pool.CheckLXD(lctx); err != nil {
+	if err := p.CheckLXD(ctx); err != nil {
 		return nil, err
 	}
-	mem, err := loadRemembered(ctx, ev.Juju)
-	if err != nil {
-		return nil, err
-	}
-	for _, key := range mem.problems {
-		ev.Log.Warn("ignoring an unreadable charm state value", "key", key)
-	}
-	return &session{c: c, ev: ev, cfg: cfg, pool: pool, mem: mem}, nil
+	ses.pool = p
+	return ses, nil
 }
 
-// poolOptions are the pool's settings for this unit.
-func (c *Charm) poolOptions(ev Event, cfg Config) PoolOptions {
+// poolOptions are the pool's options for this unit; ses, when not nil,
+// keeps the memory, the periodic jobs and the progress reports.
+func (c *Charm) poolOptions(ev Event, ses *session) pool.Options {
 	env := ev.Juju.Env()
-	return PoolOptions{
-		App:               env.AppName(),
-		Unit:              env.UnitName,
-		StateDir:          StateDirFor(env.CharmDir),
-		ImageBuildCommand: ImageBuildCommand(cfg, env.UnitName),
-		Proxy:             jujuProxy(env),
+	opts := pool.Options{
+		App:      env.AppName(),
+		Unit:     env.UnitName,
+		StateDir: StateDirFor(env.CharmDir),
+		Proxy:    jujuProxy(env),
 		// Every record costs a juju-log call: the clients' per-request
 		// debug lines stay out.
 		Logger: slog.New(minLevel{Handler: ev.Log.Handler(), level: slog.LevelInfo}),
 	}
+	if ses != nil {
+		opts.Memory, opts.Schedules, opts.Reporter = ses.mem, ses.sched, ses
+	}
+	return opts
 }
 
 // jujuProxy is the model's proxy for charms (juju-http-proxy and so on),
@@ -165,10 +160,9 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{Handler: h.Handler.WithGroup(name), level: h.level}
 }
 
-// progress says what the unit is doing: a Maintenance status, and for an
+// Progress implements pool.Reporter: a Maintenance status, and for an
 // action a line `juju run` shows.
-func (s *session) progress(ctx context.Context, msg string) error {
-	s.ev.Log.Info("progress", "step", msg)
+func (s *session) Progress(ctx context.Context, msg string) error {
 	if s.ev.Kind == juju.ActionEvent {
 		if err := s.ev.Juju.ActionLog(ctx, msg); err != nil {
 			return err
@@ -177,10 +171,13 @@ func (s *session) progress(ctx context.Context, msg string) error {
 	return s.ev.Juju.SetStatus(ctx, juju.Maintenance(msg))
 }
 
+// RunnerVersion implements pool.Reporter: the workload version.
+func (s *session) RunnerVersion(ctx context.Context, version string) error {
+	return s.ev.Juju.SetApplicationVersion(ctx, version)
+}
+
 // refreshStatus sets the Active status summing up the runners.
 func (s *session) refreshStatus(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, lookTimeout)
-	defer cancel()
 	rs, err := s.pool.Runners(ctx)
 	if err != nil {
 		return err
@@ -190,7 +187,25 @@ func (s *session) refreshStatus(ctx context.Context) error {
 
 // statusFrom sets the Active status summing up rs.
 func (s *session) statusFrom(ctx context.Context, rs []runners.RunnerInfo) error {
-	return s.ev.Juju.SetStatus(ctx, juju.Active(Summary(s.cfg.VirtualMachines, rs)))
+	return s.ev.Juju.SetStatus(ctx, juju.Active(pool.Summary(s.pool.Settings().VirtualMachines, rs)))
+}
+
+// converge brings the unit to its settings and, with o.Reconcile, ends
+// with the status summing up the runners the reconcile left.
+func (s *session) converge(ctx context.Context, o pool.ConvergeOptions) (*runners.Result, error) {
+	res, err := s.pool.Converge(ctx, o)
+	switch {
+	case err != nil && res != nil:
+		// The reconcile failed: the status still sums up what there is,
+		// and the error makes the hook retry.
+		if serr := s.refreshStatus(ctx); serr != nil {
+			s.ev.Log.Warn("cannot refresh the status", "err", serr)
+		}
+	case err == nil && res != nil:
+		// The reconcile just looked at every runner: no need to ask again.
+		err = s.statusFrom(ctx, res.Runners)
+	}
+	return res, err
 }
 
 // install sets the machine up: LXD (installed with snap if there is none),
@@ -200,14 +215,14 @@ func (c *Charm) install(ctx context.Context, ev Event) error {
 	if err := ev.Juju.SetStatus(ctx, juju.Maintenance("installing: looking for LXD")); err != nil {
 		return err
 	}
-	cfg, cerr := LoadConfig(ctx, ev.Juju)
-	socketCfg := cfg
-	if hasProblem(cerr, "lxd-socket") {
-		socketCfg.LXDSocket = ""
+	s, cerr := LoadSettings(ctx, ev.Juju)
+	socket := s.LXDSocket
+	if config.HasProblem(cerr, "lxd-socket") {
+		socket = ""
 	}
-	lerr := c.ensureLXD(ctx, ev, socketCfg)
+	lerr := c.ensureLXD(ctx, ev, socket)
 	switch {
-	case lerr != nil && Classify(lerr).Kind == Retry:
+	case lerr != nil && pool.Classify(lerr).Kind == pool.Retry:
 		return lerr
 	case cerr != nil:
 		// The options come first: a fresh unit is blocked on path and
@@ -216,11 +231,11 @@ func (c *Charm) install(ctx context.Context, ev Event) error {
 	case lerr != nil:
 		return lerr
 	}
-	s, err := c.openWith(ctx, ev, cfg)
+	ses, err := c.openWith(ctx, ev, s)
 	if err != nil {
 		return err
 	}
-	_, err = s.converge(ctx, convergeOptions{})
+	_, err = ses.converge(ctx, pool.ConvergeOptions{})
 	return err
 }
 
@@ -229,111 +244,87 @@ func (c *Charm) install(ctx context.Context, ev Event) error {
 // the old ones first; new labels or runner resources replace the idle
 // runners; new image settings rebuild the image; then it reconciles.
 func (c *Charm) configChanged(ctx context.Context, ev Event) error {
-	cfg, err := LoadConfig(ctx, ev.Juju)
+	s, err := LoadSettings(ctx, ev.Juju)
 	if err != nil {
 		return err
 	}
 	// LXD may have been missing at install time.
-	if err := c.ensureLXD(ctx, ev, cfg); err != nil {
+	if err := c.ensureLXD(ctx, ev, s.LXDSocket); err != nil {
 		return err
 	}
-	s, err := c.openWith(ctx, ev, cfg)
+	ses, err := c.openWith(ctx, ev, s)
 	if err != nil {
 		return err
 	}
-	_, err = s.converge(ctx, convergeOptions{reconcile: true})
+	_, err = ses.converge(ctx, pool.ConvergeOptions{Reconcile: true})
 	return err
 }
 
 // start reconciles.
 func (c *Charm) start(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	return c.reconcileEvent(ctx, ev)
+}
+
+// timerReconcile is the reconcile timer's event.
+func (c *Charm) timerReconcile(ctx context.Context, ev Event) error {
+	return c.reconcileEvent(ctx, ev)
+}
+
+func (c *Charm) reconcileEvent(ctx context.Context, ev Event) error {
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	_, err = s.converge(ctx, convergeOptions{reconcile: true})
+	_, err = ses.converge(ctx, pool.ConvergeOptions{Reconcile: true})
 	return err
 }
 
 // upgradeCharm replaces the idle runners (so they run what the new charm
 // puts in them) and reconciles; an existing image is never rebuilt.
 func (c *Charm) upgradeCharm(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
 	// The watcher runs the old binary: start it anew from the new one.
-	if err := c.removeWatcher(ctx, ev, s.cfg); err != nil {
+	if err := ses.sched.removeWatcher(ctx, ses.pool.Settings()); err != nil {
 		return err
 	}
-	_, err = s.converge(ctx, convergeOptions{reconcile: true, flushIdle: "charm upgraded", keepImage: true})
+	_, err = ses.converge(ctx, pool.ConvergeOptions{Reconcile: true, FlushIdle: "charm upgraded", KeepImage: true})
 	return err
 }
 
-// updateStatus re-arms the reconcile timer if it is gone and refreshes the
-// status.
+// updateStatus re-arms the reconcile timer and the exit watcher if they
+// are gone and refreshes the status.
 func (c *Charm) updateStatus(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if s.mem.applied != nil {
-		job := TimerJob(s.cfg, s.ev.Juju.Env().UnitName, c.deps.TimerBackend)
-		if !job.Installed(ctx) {
-			if _, err := job.Install(ctx); err != nil {
-				return fmt.Errorf("cannot re-arm the reconcile timer: %w", err)
-			}
-			ev.Log.Warn("the reconcile timer was missing; re-armed it", "job", job.Name)
-		}
-		if s.cfg.ReconcileOnExit {
-			d := WatcherDaemon(ev.Juju.Env(), s.pool.LXD.Socket(), c.deps.TimerBackend, s.cfg.TimerDirectory)
-			if !d.Running(ctx) {
-				if err := s.ensureWatcher(ctx); err != nil {
-					return err
-				}
-				ev.Log.Warn("the runner exit watcher was not running; started it", "daemon", d.Name)
-			}
-		}
-	}
-	return s.refreshStatus(ctx)
-}
-
-// timerReconcile is the reconcile timer's event.
-func (c *Charm) timerReconcile(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	applied, err := ses.mem.Applied(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.converge(ctx, convergeOptions{reconcile: true})
-	return err
+	if applied != nil {
+		if err := ses.sched.rearm(ctx, ses.pool.Settings(), ses.pool.LXDSocket()); err != nil {
+			return err
+		}
+	}
+	return ses.refreshStatus(ctx)
 }
 
 // scheduledImageBuild is the image rebuild cron job's event: it fetches a
 // newer runner application if there is one and rebuilds the image.
 func (c *Charm) scheduledImageBuild(ctx context.Context, ev Event) error {
-	s, err := c.open(ctx, ev)
+	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err
 	}
-	if _, err := s.ensureBinary(ctx, true); err != nil {
+	if _, err := ses.pool.EnsureRunnerBinary(ctx, true); err != nil {
 		return err
 	}
-	if err := s.build(ctx, "scheduled rebuild"); err != nil {
+	if err := ses.pool.BuildImage(ctx, "scheduled rebuild"); err != nil {
 		return err
 	}
-	return s.refreshStatus(ctx)
-}
-
-// hasProblem says whether err is a *ConfigError naming option.
-func hasProblem(err error, option string) bool {
-	var cerr *ConfigError
-	if !errors.As(err, &cerr) {
-		return false
-	}
-	for _, o := range cerr.Options() {
-		if o == option {
-			return true
-		}
-	}
-	return false
+	return ses.refreshStatus(ctx)
 }

@@ -1,9 +1,10 @@
-// Package hooks is the charm's behaviour: the routing of every hook,
-// action and custom event Juju dispatches to one handler, the one place
-// where failures are classified, and the charm's configuration.
+// Package hooks is what is Juju about the charm: the routing of every
+// hook, action and custom event Juju dispatches to one handler over the
+// runner pool (internal/pool), the statuses and action results, the charm
+// state, secrets, and the periodic jobs Juju's juju-exec dispatches.
 //
-// Dispatch classifies once, with Classify: a problem only the operator can
-// fix (a *ConfigError naming the options, a *BlockedError such as a machine
+// Dispatch classifies once, with pool.Classify: a problem only the operator can
+// fix (a *config.Error naming the options, a *pool.BlockedError such as a machine
 // without LXD, a token GitHub rejects, a path it cannot see) becomes a
 // Blocked status and the hook succeeds so Juju does not retry it; a GitHub
 // rate limit becomes a Waiting status saying when it lifts, and the hook
@@ -20,6 +21,7 @@ import (
 	"runtime/debug"
 
 	"charm.example/github-runner/internal/juju"
+	"charm.example/github-runner/internal/pool"
 )
 
 // Juju is the hook context the handlers use; *juju.Client is one.
@@ -47,7 +49,7 @@ type Event struct {
 	Log  *slog.Logger
 }
 
-// Handler handles one event. It returns a *ConfigError for a problem only
+// Handler handles one event. It returns a *config.Error for a problem only
 // the operator can fix, and any other error for a fault worth retrying.
 type Handler func(ctx context.Context, ev Event) error
 
@@ -103,11 +105,11 @@ func Dispatch(ctx context.Context, j Juju, log *slog.Logger, h Handlers) int {
 		return ExitOK
 	}
 
-	verdict := Classify(err)
+	verdict := pool.Classify(err)
 	switch verdict.Kind {
-	case Block, Wait:
+	case pool.Block, pool.Wait:
 		status := juju.Blocked(verdict.Message)
-		if verdict.Kind == Wait {
+		if verdict.Kind == pool.Wait {
 			status = juju.Waiting(verdict.Message)
 			log.Warn("waiting; the next hook or timer run tries again", "event", ev.Name, "reason", verdict.Message)
 		} else {

@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/github"
 	"charm.example/github-runner/internal/juju"
 	"charm.example/github-runner/internal/juju/jujutest"
+	"charm.example/github-runner/internal/pool"
 )
 
 // dispatchIn runs hooks.Dispatch in a context of s for path, with the real
@@ -46,15 +48,15 @@ func hasLog(s *jujutest.Sim, level, substr string) bool {
 }
 
 func TestDispatchClassifies(t *testing.T) {
-	configErr := &hooks.ConfigError{Problems: []hooks.Problem{
+	configErr := &config.Error{Problems: []config.Problem{
 		{Option: "path", Text: "path: missing"}, {Option: "vm-cpu", Text: "vm-cpu 0: at least 1"},
 	}}
 	reset := time.Now().Add(10 * time.Minute).UTC()
 	resumeAt := reset.Truncate(time.Minute).Add(time.Minute).Format("15:04") + " UTC"
-	badToken := &hooks.GitHubError{Path: "acme", Err: fmt.Errorf("cannot list runners: %w",
+	badToken := &pool.GitHubError{Path: "acme", Err: fmt.Errorf("cannot list runners: %w",
 		&github.APIError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 401, Kind: github.ErrBadCredentials})}
 	rateLimited := fmt.Errorf("cannot list runners: %w", &github.RateLimitError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 403, Reset: reset})
-	serverError := &hooks.GitHubError{Path: "acme", Err: &github.APIError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 502, Kind: github.ErrServer}}
+	serverError := &pool.GitHubError{Path: "acme", Err: &github.APIError{Endpoint: "GET /orgs/{org}/actions/runners", StatusCode: 502, Kind: github.ErrServer}}
 	var seen []string
 	record := func(ret error) hooks.Handler {
 		return func(ctx context.Context, ev hooks.Event) error {

@@ -13,28 +13,30 @@ import (
 
 	"charm.example/github-runner/internal/juju"
 	"charm.example/github-runner/internal/lxd"
+	"charm.example/github-runner/internal/pool"
 )
 
 // lxdInstallTimeout bounds installing and initialising LXD.
 const lxdInstallTimeout = 20 * time.Minute
 
-// ensureLXD makes sure the machine has an LXD to talk to. With lxd-socket
-// set, that socket must exist (a *ConfigError otherwise). Without it, the
+// ensureLXD makes sure the machine has an LXD to talk to. With a socket
+// (the lxd-socket option), that socket must exist (a *config.Error
+// otherwise). Without it, the
 // socket is discovered; when there is none and snapd is present, LXD is
 // installed from the snap store and initialised with defaults
 // (`snap install lxd`, `lxd waitready`, `lxd init --auto`); without snapd
 // the unit is blocked with instructions.
-func (c *Charm) ensureLXD(ctx context.Context, ev Event, cfg Config) error {
-	_, err := lxd.FindSocket(cfg.LXDSocket, os.Getenv, os.Stat)
+func (c *Charm) ensureLXD(ctx context.Context, ev Event, socket string) error {
+	_, err := lxd.FindSocket(socket, os.Getenv, os.Stat)
 	if err == nil {
 		return nil
 	}
-	if cfg.LXDSocket != "" || !errors.Is(err, lxd.ErrNoSocket) {
-		return NoLXDError(cfg, err)
+	if socket != "" || !errors.Is(err, lxd.ErrNoSocket) {
+		return pool.NoLXDError(pool.Settings{LXDSocket: socket}, err)
 	}
 	snap, lerr := exec.LookPath("snap")
 	if lerr != nil {
-		return &BlockedError{Message: "LXD not found and snapd is not installed: install LXD (or snapd) on the machine, or set lxd-socket", Err: err}
+		return &pool.BlockedError{Message: "LXD not found and snapd is not installed: install LXD (or snapd) on the machine, or set lxd-socket", Err: err}
 	}
 	if err := ev.Juju.SetStatus(ctx, juju.Maintenance("installing LXD (snap install lxd)")); err != nil {
 		return err

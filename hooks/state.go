@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+
+	"charm.example/github-runner/internal/pool"
 )
 
 // Charm state keys (state-set). The controller keeps them per unit and
@@ -16,95 +19,100 @@ const (
 	stateApplied = "applied"
 )
 
-// credentials are the GitHub settings runners are registered with. The
-// token prints as "<redacted>".
-type credentials struct {
-	Path   string
-	Token  Token
-	APIURL string
-}
-
-func credentialsOf(cfg Config) credentials {
-	return credentials{Path: cfg.Path, Token: cfg.Token, APIURL: cfg.GitHubAPIURL}
-}
-
-// storedCredentials is credentials as kept in the charm state: the only
-// place the token is written in full.
+// storedCredentials is pool.Credentials as kept in the charm state.
 type storedCredentials struct {
 	Path   string `json:"path"`
 	Token  string `json:"token"`
 	APIURL string `json:"api-url"`
 }
 
-// applied is what the unit last made its runners and image of.
-type applied struct {
-	Registration string `json:"registration"`
-	RunnerSpec   string `json:"runner-spec"`
-	ImageSpec    string `json:"image-spec"`
-	// TimerDir and CronDir are where the periodic jobs were written.
-	TimerDir string `json:"timer-directory"`
-	CronDir  string `json:"cron-directory"`
+// charmMemory is the pool's memory in the unit's charm state. It reads
+// the state once and keeps what it wrote, so a hook sees its own writes.
+type charmMemory struct {
+	j      Juju
+	log    *slog.Logger
+	loaded bool
+	creds  *pool.Credentials
+	apply  *pool.Applied
 }
 
-// remembered is the unit's charm state, decoded.
-type remembered struct {
-	creds    *credentials
-	applied  *applied
-	problems []string // undecodable keys, ignored
-}
-
-func loadRemembered(ctx context.Context, j Juju) (remembered, error) {
-	m, err := j.State(ctx)
-	if err != nil {
-		return remembered{}, fmt.Errorf("cannot read the charm state: %w", err)
+func (m *charmMemory) load(ctx context.Context) error {
+	if m.loaded {
+		return nil
 	}
-	var r remembered
-	if raw := m[stateCredentials]; raw != "" {
+	st, err := m.j.State(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot read the charm state: %w", err)
+	}
+	if raw := st[stateCredentials]; raw != "" {
 		var sc storedCredentials
 		if err := json.Unmarshal([]byte(raw), &sc); err != nil {
-			r.problems = append(r.problems, stateCredentials)
+			m.log.Warn("ignoring an unreadable charm state value", "key", stateCredentials)
 		} else {
-			r.creds = &credentials{Path: sc.Path, Token: Token(sc.Token), APIURL: sc.APIURL}
+			m.creds = &pool.Credentials{Path: sc.Path, Token: pool.Token(sc.Token), APIURL: sc.APIURL}
 		}
 	}
-	if raw := m[stateApplied]; raw != "" {
-		var a applied
+	if raw := st[stateApplied]; raw != "" {
+		var a pool.Applied
 		if err := json.Unmarshal([]byte(raw), &a); err != nil {
-			r.problems = append(r.problems, stateApplied)
+			m.log.Warn("ignoring an unreadable charm state value", "key", stateApplied)
 		} else {
-			r.applied = &a
+			m.apply = &a
 		}
 	}
-	return r, nil
-}
-
-func saveCredentials(ctx context.Context, j Juju, c credentials) error {
-	data, err := json.Marshal(storedCredentials{Path: c.Path, Token: c.Token.Reveal(), APIURL: c.APIURL})
-	if err != nil {
-		return err
-	}
-	if err := j.StateSet(ctx, map[string]string{stateCredentials: string(data)}); err != nil {
-		return fmt.Errorf("cannot store the GitHub credentials in the charm state: %w", err)
-	}
+	m.loaded = true
 	return nil
 }
 
-func saveApplied(ctx context.Context, j Juju, a applied) error {
+// Applied implements pool.Memory.
+func (m *charmMemory) Applied(ctx context.Context) (*pool.Applied, error) {
+	if err := m.load(ctx); err != nil {
+		return nil, err
+	}
+	return m.apply, nil
+}
+
+// SaveApplied implements pool.Memory.
+func (m *charmMemory) SaveApplied(ctx context.Context, a pool.Applied) error {
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	if err := j.StateSet(ctx, map[string]string{stateApplied: string(data)}); err != nil {
+	if err := m.j.StateSet(ctx, map[string]string{stateApplied: string(data)}); err != nil {
 		return fmt.Errorf("cannot store the charm state: %w", err)
 	}
+	m.apply = &a
 	return nil
 }
 
-func forgetState(ctx context.Context, j Juju) error {
+// Credentials implements pool.Memory.
+func (m *charmMemory) Credentials(ctx context.Context) (*pool.Credentials, error) {
+	if err := m.load(ctx); err != nil {
+		return nil, err
+	}
+	return m.creds, nil
+}
+
+// SaveCredentials implements pool.Memory.
+func (m *charmMemory) SaveCredentials(ctx context.Context, c pool.Credentials) error {
+	data, err := json.Marshal(storedCredentials{Path: c.Path, Token: c.Token.Reveal(), APIURL: c.APIURL})
+	if err != nil {
+		return err
+	}
+	if err := m.j.StateSet(ctx, map[string]string{stateCredentials: string(data)}); err != nil {
+		return fmt.Errorf("cannot store the GitHub credentials in the charm state: %w", err)
+	}
+	m.creds = &c
+	return nil
+}
+
+// forget clears the charm state.
+func (m *charmMemory) forget(ctx context.Context) error {
 	for _, k := range []string{stateCredentials, stateApplied} {
-		if err := j.StateDelete(ctx, k); err != nil {
+		if err := m.j.StateDelete(ctx, k); err != nil {
 			return fmt.Errorf("cannot clear the charm state: %w", err)
 		}
 	}
+	m.creds, m.apply = nil, nil
 	return nil
 }

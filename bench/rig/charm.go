@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
-	"charm.example/github-runner/hooks"
 	"charm.example/github-runner/internal/juju/jujutest"
 	"charm.example/github-runner/internal/lxd"
 	"charm.example/github-runner/internal/lxd/lxdtest"
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/schedule"
 )
 
@@ -94,7 +95,7 @@ func (r *Rig) StartCharm(build CharmBuild, prefix string, want int, labels strin
 	}
 	// The charm keeps its runner manager's state beside its charm folder.
 	os.RemoveAll(u.StateDir)
-	u.StateDir = hooks.StateDirFor(sim.CharmDir())
+	u.StateDir = filepath.Join(filepath.Dir(sim.CharmDir()), pool.StateDirName)
 	return &CharmUnit{Sim: sim, Unit: u, TimerDir: timerDir, CronDir: cronDir, r: r}, nil
 }
 
@@ -108,7 +109,7 @@ func (c *CharmUnit) HasOption(name string) bool {
 // timer's random delay, its timeout and its lock): juju-exec dispatching
 // the reconcile event.
 func (c *CharmUnit) TimerCommand() string {
-	return schedule.Job{Unit: c.Unit.Name, Event: hooks.EventReconcile}.DispatchCommand()
+	return schedule.Job{Unit: c.Unit.Name, Event: schedule.EventReconcile}.DispatchCommand()
 }
 
 // FireTimer runs the timer's command as cron would, and fails if it

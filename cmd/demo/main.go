@@ -26,7 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"charm.example/github-runner/hooks"
 	"charm.example/github-runner/internal/github/githubtest"
 	"charm.example/github-runner/internal/juju/jujutest"
 	"charm.example/github-runner/internal/lxd"
@@ -195,9 +194,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err := d.action(ctx, "check-runners", nil); err != nil {
 		return err
 	}
-	timer := hooks.TimerJob(hooks.ParseConfig(map[string]any{"reconcile-interval": 2, "cron-directory": cronDir}), demoUnit, schedule.Cron)
-	if line, err := os.ReadFile(timer.Paths()[0]); err == nil {
-		d.note("the reconcile timer the charm wrote (%s):", timer.Paths()[0])
+	timer := schedule.Job{Unit: demoUnit, Event: schedule.EventReconcile}
+	timers, _ := filepath.Glob(filepath.Join(cronDir, "github-runner-reconcile-*"))
+	if len(timers) == 1 {
+		line, _ := os.ReadFile(timers[0])
+		d.note("the reconcile timer the charm wrote (%s):", timers[0])
 		for _, l := range strings.Split(strings.TrimSpace(string(line)), "\n") {
 			if !strings.HasPrefix(l, "#") && !strings.Contains(strings.SplitN(l, " ", 2)[0], "=") {
 				d.note("  %s", l)
@@ -233,7 +234,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	d.step("Each runner took its one job, de-registered and powered off; LXD deletes the ephemeral instances,")
 	d.note("and the charm's exit watcher (reconcile-on-exit) dispatches a reconcile at once:")
-	d.note("  juju-exec %s 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch'", demoUnit)
+	d.note("  %s", timer.DispatchCommand())
 	fresh, err := d.waitFresh(ctx, o.runners, names)
 	if err != nil {
 		return err

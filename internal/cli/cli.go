@@ -1,10 +1,12 @@
 // Package cli is the charm binary's command line, for an operator on a
 // unit's machine or anyone keeping runners on a machine without Juju:
-// `github-runner reconcile|flush|check|build-image|update-runner-bin`. The
-// commands do what the charm's actions do, with the same runner pool
-// (hooks.NewPool) built from flags and GITHUB_RUNNER_* environment
-// variables that mirror the charm's options. The token comes from
-// GITHUB_RUNNER_TOKEN or --token-file, never from an argument.
+// `github-runner reconcile|flush|check|build-image|update-runner-bin|watch`.
+// The commands do what the charm's actions do, with the same core
+// (internal/pool) built from flags and GITHUB_RUNNER_* environment variables
+// derived from config.yaml. The token comes from GITHUB_RUNNER_TOKEN or
+// --token-file, never from an argument. What a run applied (labels,
+// resources, image settings, credentials) is kept in the state folder, so
+// that the next run replaces runners after a change as the charm does.
 //
 // Output for people goes to stdout (--format json for scripts), log lines
 // to stderr. Exit status: 0 done, 1 failed, 2 bad usage or configuration.
@@ -26,7 +28,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 )
 
@@ -65,18 +67,12 @@ func Commands() []Command {
 	}
 }
 
-// Bounds of each command's work.
-const (
-	quickTimeout = 3 * time.Minute
-	longTimeout  = 90 * time.Minute
-)
-
 // env is one command's parsed settings and its pool.
 type env struct {
 	io   IO
 	s    *settings
-	cfg  hooks.Config
-	pool *hooks.Pool
+	cfg  pool.Settings
+	pool *pool.Pool
 	log  *slog.Logger
 }
 
@@ -130,27 +126,26 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 		fmt.Fprintf(sio.Stderr, "github-runner %s: --state-dir: %v\n", name, err)
 		return nil, ExitUsage
 	}
-	pool, err := hooks.NewPool(cfg, hooks.PoolOptions{
+	p, err := pool.Open(cfg, pool.Options{
 		App: s.app, Unit: s.unit, StateDir: stateDir,
 		Proxy: http.ProxyFromEnvironment, Logger: log,
+		Memory: fileMemory{dir: stateDir},
 	})
 	if err != nil {
 		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", name, describe(err))
 		return nil, exitFor(err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, quickTimeout)
-	defer cancel()
-	if err := pool.CheckLXD(cctx); err != nil {
+	if err := p.CheckLXD(ctx); err != nil {
 		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", name, describe(err))
 		return nil, exitFor(err)
 	}
-	return &env{io: sio, s: s, cfg: cfg, pool: pool, log: log}, ExitOK
+	return &env{io: sio, s: s, cfg: cfg, pool: p, log: log}, ExitOK
 }
 
 // describe is what a person reads about err: the charm's status message
 // for what only they can fix, the error itself otherwise.
 func describe(err error) string {
-	if v := hooks.Classify(err); v.Kind != hooks.Retry {
+	if v := pool.Classify(err); v.Kind != pool.Retry {
 		return v.ActionMessage()
 	}
 	return err.Error()
@@ -158,7 +153,7 @@ func describe(err error) string {
 
 // exitFor is the exit status for err.
 func exitFor(err error) int {
-	if v := hooks.Classify(err); v.Kind == hooks.Block && v.Config {
+	if v := pool.Classify(err); v.Kind == pool.Block && v.Config {
 		return ExitUsage
 	}
 	return ExitFailed
@@ -197,13 +192,11 @@ func check(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(ctx, quickTimeout)
-	defer cancel()
 	rs, err := e.pool.Runners(ctx)
 	if err != nil {
 		return e.fail("cannot list the runners", err)
 	}
-	counts := hooks.CountRunners(rs)
+	counts := pool.CountRunners(rs)
 	list := make([]runnerJSON, 0, len(rs))
 	for _, r := range rs {
 		list = append(list, runnerJSON{Name: r.Name, State: string(r.State), Online: r.Online, Busy: r.Busy,
@@ -226,31 +219,9 @@ func check(ctx context.Context, args []string, sio IO) int {
 			}
 			tw.Flush()
 		}
-		fmt.Fprintf(w, "%s: %s\n", e.s.unit, hooks.Summary(e.cfg.VirtualMachines, rs))
+		fmt.Fprintf(w, "%s: %s\n", e.s.unit, pool.Summary(e.cfg.VirtualMachines, rs))
 	})
 	return ExitOK
-}
-
-// prepare puts the runner application and the runner image in place when
-// they are missing, as the charm's install does.
-func (e *env) prepare(ctx context.Context) error {
-	bctx, cancel := context.WithTimeout(ctx, longTimeout)
-	defer cancel()
-	if !e.pool.Manager.HasRunnerBinary() {
-		e.log.Info("downloading the runner application")
-		if _, err := e.pool.EnsureRunnerBinary(bctx, false); err != nil {
-			return err
-		}
-	}
-	has, err := e.pool.HasImage(bctx)
-	if err != nil {
-		return err
-	}
-	if !has {
-		e.log.Info("building the runner image", "alias", e.pool.Manager.ImageAlias())
-		return e.pool.BuildImage(bctx)
-	}
-	return nil
 }
 
 func reconcile(ctx context.Context, args []string, sio IO) int {
@@ -258,13 +229,13 @@ func reconcile(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
-	if err := e.prepare(ctx); err != nil {
-		return e.fail("cannot prepare the runners", err)
+	// As the charm does: the runner application and image when missing,
+	// idle runners replaced after a change of labels, resources, image
+	// settings or credentials, then the runners.
+	res, err := e.pool.Converge(ctx, pool.ConvergeOptions{Reconcile: true})
+	if res != nil {
+		e.emitResult("reconciled", *res)
 	}
-	rctx, cancel := context.WithTimeout(ctx, longTimeout)
-	defer cancel()
-	res, err := e.pool.Reconcile(rctx)
-	e.emitResult("reconciled", res)
 	if err != nil {
 		return e.fail("reconcile", err)
 	}
@@ -272,7 +243,7 @@ func reconcile(ctx context.Context, args []string, sio IO) int {
 }
 
 func (e *env) emitResult(what string, res runners.Result) {
-	e.emit(hooks.ResultReport(res), func(w io.Writer) { writeResult(w, what, e.s.unit, res) })
+	e.emit(pool.ResultReport(res), func(w io.Writer) { writeResult(w, what, e.s.unit, res) })
 }
 
 // writeResult writes a reconcile's or flush's result for people.
@@ -310,17 +281,15 @@ func flush(ctx context.Context, args []string, sio IO) int {
 	if busy {
 		mode = runners.FlushBusy
 	}
-	fctx, cancel := context.WithTimeout(ctx, longTimeout)
-	defer cancel()
-	flushed, err := e.pool.Flush(fctx, mode)
+	flushed, err := e.pool.Flush(ctx, mode)
 	var res runners.Result
 	var rerr error
 	if err == nil && !noReconcile {
-		res, rerr = e.pool.Reconcile(fctx)
+		res, rerr = e.pool.Reconcile(ctx)
 	}
-	out := map[string]any{"flush": hooks.ResultReport(flushed)}
+	out := map[string]any{"flush": pool.ResultReport(flushed)}
 	if err == nil && !noReconcile {
-		out["reconcile"] = hooks.ResultReport(res)
+		out["reconcile"] = pool.ResultReport(res)
 	}
 	e.emit(out, func(w io.Writer) {
 		writeResult(w, "flushed", e.s.unit, flushed)
@@ -342,20 +311,16 @@ func buildImage(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
-	bctx, cancel := context.WithTimeout(ctx, longTimeout)
-	defer cancel()
-	up, err := e.pool.EnsureRunnerBinary(bctx, false)
-	if err != nil {
-		return e.fail("cannot get the runner application", err)
-	}
 	start := time.Now()
-	if err := e.pool.BuildImage(bctx); err != nil {
+	if err := e.pool.BuildImage(ctx, "requested"); err != nil {
 		return e.fail("cannot build the runner image", err)
 	}
-	e.emit(map[string]any{"image": e.pool.Manager.ImageAlias(), "runner-version": up.Version, "seconds": int(time.Since(start).Seconds())},
+	took := time.Since(start)
+	version := e.pool.RunnerVersion()
+	e.emit(map[string]any{"image": e.pool.ImageAlias(), "runner-version": version, "seconds": int(took.Seconds())},
 		func(w io.Writer) {
-			fmt.Fprintf(w, "runner image %s built from %s with runner %s in %s\n", e.pool.Manager.ImageAlias(),
-				e.cfg.BaseImage, up.Version, time.Since(start).Round(time.Second))
+			fmt.Fprintf(w, "runner image %s built from %s with runner %s in %s\n", e.pool.ImageAlias(),
+				e.cfg.BaseImage, version, took.Round(time.Second))
 		})
 	return ExitOK
 }
@@ -365,10 +330,8 @@ func updateRunnerBin(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
-	uctx, cancel := context.WithTimeout(ctx, longTimeout)
-	defer cancel()
-	up, err := e.pool.EnsureRunnerBinary(uctx, true)
-	if err != nil {
+	up, err := e.pool.UpdateRunnerApplication(ctx)
+	if up.Flushed == nil && err != nil {
 		return e.fail("cannot update the runner application", err)
 	}
 	out := map[string]any{"version": up.Version, "previous-version": up.Previous, "updated": up.Changed}
@@ -376,18 +339,13 @@ func updateRunnerBin(ctx context.Context, args []string, sio IO) int {
 		e.emit(out, func(w io.Writer) { fmt.Fprintf(w, "runner application %s is the newest; nothing to do\n", up.Version) })
 		return ExitOK
 	}
-	flushed, err := e.pool.Flush(uctx, runners.FlushIdle)
-	if err != nil {
-		return e.fail("cannot replace the idle runners", err)
-	}
-	res, rerr := e.pool.Reconcile(uctx)
-	out["flushed"], out["created"] = len(flushed.Removed), len(res.Created)
+	out["flushed"], out["created"] = len(up.Flushed.Removed), len(up.Reconciled.Created)
 	e.emit(out, func(w io.Writer) {
 		fmt.Fprintf(w, "runner application updated from %s to %s; replaced %d idle runners (%d busy finish first)\n",
-			orDash(up.Previous), up.Version, len(flushed.Removed), flushed.Busy)
+			orDash(up.Previous), up.Version, len(up.Flushed.Removed), up.Flushed.Busy)
 	})
-	if rerr != nil {
-		return e.fail("reconcile", rerr)
+	if err != nil {
+		return e.fail("reconcile", err)
 	}
 	return ExitOK
 }

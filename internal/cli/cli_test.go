@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,36 @@ func TestCommandsOnLXD(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &report))
 	require.Equal(t, 2, report.Online)
 	require.Len(t, report.Runners, 2)
+
+	// New labels replace the idle runners, as the charm's converge does:
+	// the state folder remembers what the runners were made with.
+	code, out, errOut = run(t, "reconcile", "--virtual-machines", "2", "--labels", "gpu")
+	require.Equal(t, ExitOK, code, errOut)
+	require.Contains(t, errOut, "replacing the idle runners: labels or group changed")
+	for _, r := range report.Runners {
+		require.NoError(t, gh.WaitFor(ctx, func() bool {
+			for _, g := range gh.Runners("acme") {
+				if g.Name == r.Name {
+					return false
+				}
+			}
+			return true
+		}), "runner %s with the old labels is still registered", r.Name)
+	}
+	require.NoError(t, gh.WaitFor(ctx, func() bool {
+		labelled := 0
+		for _, r := range gh.Runners("acme") {
+			if strings.HasPrefix(r.Name, owner.Prefix()) && r.Status == "online" && slices.Contains(r.Labels, "gpu") {
+				labelled++
+			}
+		}
+		return labelled == 2
+	}))
+	// Run again with the same settings: nothing is replaced.
+	code, out, errOut = run(t, "reconcile", "--virtual-machines", "2", "--labels", "gpu")
+	require.Equal(t, ExitOK, code, errOut)
+	require.NotContains(t, errOut, "replacing the idle runners")
+	require.Contains(t, out, "(+0)")
 
 	code, out, errOut = run(t, "update-runner-bin")
 	require.Equal(t, ExitOK, code, errOut)

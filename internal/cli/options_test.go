@@ -11,40 +11,42 @@ import (
 	"github.com/juju/charm/v12"
 	"github.com/stretchr/testify/require"
 
-	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/pool"
 )
 
-// The command line's defaults are config.yaml's, and it offers every
-// option that matters outside Juju.
-func TestDefaultsMatchConfigYAML(t *testing.T) {
+// Every option of config.yaml but the token is a flag with its
+// environment variable, and its default is config.yaml's.
+func TestFlagsFromConfigYAML(t *testing.T) {
 	f, err := os.Open(filepath.Join("..", "..", "config.yaml"))
 	require.NoError(t, err)
 	defer f.Close()
 	cfg, err := charm.ReadConfig(f)
 	require.NoError(t, err)
-	want := map[string]any{}
-	for name, v := range cfg.DefaultSettings() {
+	s := &settings{}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	s.addFlags(fs, func(string) string { return "" })
+	for name, opt := range cfg.Options {
+		fl := fs.Lookup(name)
+		require.NotNil(t, fl, "option %s has no flag", name)
 		if name == "token" {
+			require.Contains(t, fl.Usage, "not accepted")
 			continue
 		}
-		if n, ok := v.(int64); ok {
-			v = int(n)
+		require.Contains(t, fl.Usage, EnvName(name))
+		def := fmt.Sprint(opt.Default)
+		if def == "" {
+			def = `""`
 		}
-		want[name] = v
+		require.Contains(t, fl.Usage, "default "+def, name)
 	}
-	require.Equal(t, want, Defaults())
-	flagged := map[string]bool{}
-	for _, o := range options() {
-		flagged[o.name] = true
-	}
-	for name := range cfg.Options {
-		if _, fixed := fixedOptions()[name]; !fixed && name != "token" {
-			require.True(t, flagged[name], "option %s has no flag", name)
-		}
-	}
+	// With nothing given, the settings are config.yaml's defaults.
+	_, got, err := parse(t, []string{"--path", "acme"}, map[string]string{"GITHUB_RUNNER_TOKEN": "t"})
+	require.NoError(t, err)
+	want := pool.Decode(map[string]any{"path": "acme", "token": "t"})
+	require.Equal(t, want, got)
 }
 
-func parse(t *testing.T, args []string, env map[string]string) (*settings, hooks.Config, error) {
+func parse(t *testing.T, args []string, env map[string]string) (*settings, pool.Settings, error) {
 	t.Helper()
 	getenv := func(k string) string { return env[k] }
 	s := &settings{}
@@ -52,7 +54,7 @@ func parse(t *testing.T, args []string, env map[string]string) (*settings, hooks
 	fs.SetOutput(io.Discard)
 	s.addFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
-		return s, hooks.Config{}, err
+		return s, pool.Settings{}, err
 	}
 	cfg, err := s.config(getenv)
 	return s, cfg, err

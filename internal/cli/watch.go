@@ -12,27 +12,27 @@ import (
 	"strings"
 	"time"
 
-	"charm.example/github-runner/hooks"
 	"charm.example/github-runner/internal/lxd"
 	"charm.example/github-runner/internal/runners"
 )
 
-// WatchCommand is the name of the exit watcher's command.
-const WatchCommand = hooks.WatchCommand
+// WatchCommand is the name of the exit watcher's command; the charm runs
+// it as a daemon.
+const WatchCommand = "watch"
 
 // watchTriggerTimeout bounds one run of the watcher's command.
 const watchTriggerTimeout = 30 * time.Minute
 
 // watch follows LXD's lifecycle events and runs a command whenever runners
-// of the unit exit (their job done): by default it dispatches the charm's
-// reconcile-runners event through juju-exec, so a finished runner is
-// replaced at once. It needs no GitHub token. It runs until stopped.
+// of the unit exit (their job done): for the charm, it dispatches the charm's
+// reconcile-runners event through juju-exec (the charm passes the command),
+// so a finished runner is replaced at once. It needs no GitHub token. It runs until stopped.
 func watch(ctx context.Context, args []string, sio IO) int {
 	fs := flag.NewFlagSet("github-runner "+WatchCommand, flag.ContinueOnError)
 	fs.SetOutput(sio.Stderr)
 	unit := fs.String("unit", sio.Getenv(EnvName("unit")), "unit whose runners to watch, <app>/<n> (env "+EnvName("unit")+")")
 	socket := fs.String("lxd-socket", sio.Getenv(EnvName("lxd-socket")), "LXD unix socket (env "+EnvName("lxd-socket")+"; empty: discover)")
-	command := fs.String("exec", "", "command run with sh -c after runners exit (default: juju-exec <unit> 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch')")
+	command := fs.String("exec", sio.Getenv(EnvName("exec")), "command run with sh -c after runners exit, such as `github-runner reconcile ...` (env "+EnvName("exec")+"; required)")
 	debounce := fs.Duration("debounce", runners.DefaultWatchDebounce, "gather exits this close together into one run")
 	verbose := fs.Bool("v", false, "log debug lines to stderr")
 	fs.Usage = func() {
@@ -55,8 +55,9 @@ func watch(ctx context.Context, args []string, sio IO) int {
 		fmt.Fprintf(sio.Stderr, "github-runner %s: --unit: %v\n", WatchCommand, err)
 		return ExitUsage
 	}
-	if *command == "" {
-		*command = fmt.Sprintf("juju-exec %s 'JUJU_DISPATCH_PATH=reconcile-runners ./dispatch'", *unit)
+	if strings.TrimSpace(*command) == "" {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: --exec: missing: give the command to run when runners exit\n", WatchCommand)
+		return ExitUsage
 	}
 	level := slog.LevelInfo
 	if *verbose {

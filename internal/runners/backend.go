@@ -82,6 +82,8 @@ type Instances interface {
 	SetImageAlias(ctx context.Context, alias, fingerprint string) error
 	// DeleteImage deletes an image; one already gone counts as deleted.
 	DeleteImage(ctx context.Context, fingerprint string) error
+	// DeleteImageAlias deletes an alias; one already gone counts as deleted.
+	DeleteImageAlias(ctx context.Context, alias string) error
 }
 
 // GitHub is what the manager needs of GitHub.

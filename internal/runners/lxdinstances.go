@@ -121,6 +121,14 @@ func (l LXDInstances) SetImageAlias(ctx context.Context, alias, fingerprint stri
 	return l.Client.SetImageAlias(ctx, alias, fingerprint)
 }
 
+// DeleteImageAlias implements Instances.
+func (l LXDInstances) DeleteImageAlias(ctx context.Context, alias string) error {
+	if err := l.Client.DeleteImageAlias(ctx, alias); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
 // DeleteImage implements Instances.
 func (l LXDInstances) DeleteImage(ctx context.Context, fingerprint string) error {
 	op, err := l.Client.DeleteImage(ctx, fingerprint)

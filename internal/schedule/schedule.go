@@ -27,6 +27,15 @@ import (
 	"charm.example/github-runner/internal/atomicfile"
 )
 
+// The charm's custom events its periodic jobs dispatch.
+const (
+	// EventReconcile reconciles the runners (the timer and the exit
+	// watcher).
+	EventReconcile = "reconcile-runners"
+	// EventBuildImage rebuilds the runner image (a cron entry).
+	EventBuildImage = "build-runner-image"
+)
+
 // Backend says what runs a Job.
 type Backend string
 

@@ -1,4 +1,4 @@
-package hooks_test
+package pool_test
 
 import (
 	"encoding/json"
@@ -13,7 +13,8 @@ import (
 	"github.com/juju/charm/v12"
 	"github.com/stretchr/testify/require"
 
-	"charm.example/github-runner/hooks"
+	"charm.example/github-runner/internal/config"
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 )
 
@@ -21,7 +22,7 @@ import (
 // them to the charm (numbers as json.Number).
 func defaults(t *testing.T) map[string]any {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "config.yaml"))
+	f, err := os.Open(filepath.Join("..", "..", "config.yaml"))
 	require.NoError(t, err)
 	defer f.Close()
 	cfg, err := charm.ReadConfig(f)
@@ -43,15 +44,15 @@ func validConfig(t *testing.T) map[string]any {
 }
 
 func TestDefaultsAreBlockedOnPathAndToken(t *testing.T) {
-	err := hooks.ParseConfig(defaults(t)).Validate()
-	var cerr *hooks.ConfigError
+	err := pool.Decode(defaults(t)).Validate()
+	var cerr *config.Error
 	require.ErrorAs(t, err, &cerr)
 	require.Equal(t, []string{"path", "token"}, cerr.Options())
 	require.Equal(t, "path: missing: set an organisation or owner/repo; token: missing: set a GitHub token, or a secret: URI granted to the application", err.Error())
 }
 
 func TestValidConfig(t *testing.T) {
-	cfg := hooks.ParseConfig(validConfig(t))
+	cfg := pool.Decode(validConfig(t))
 	require.NoError(t, cfg.Validate())
 	require.Equal(t, "acme", cfg.Owner())
 	require.Equal(t, "", cfg.Repo())
@@ -155,12 +156,12 @@ func TestValidate(t *testing.T) {
 			for k, v := range tc.set {
 				m[k] = v
 			}
-			err := hooks.ParseConfig(m).Validate()
+			err := pool.Decode(m).Validate()
 			if tc.want == "" {
 				require.NoError(t, err)
 				return
 			}
-			var cerr *hooks.ConfigError
+			var cerr *config.Error
 			require.ErrorAs(t, err, &cerr)
 			require.Equal(t, tc.want, err.Error())
 			if tok, ok := tc.set["token"].(string); ok && tok != "" {
@@ -181,8 +182,8 @@ func TestEveryOptionIsParsed(t *testing.T) {
 			} else {
 				m[name] = "five"
 			}
-			var cerr *hooks.ConfigError
-			require.ErrorAs(t, hooks.ParseConfig(m).Validate(), &cerr)
+			var cerr *config.Error
+			require.ErrorAs(t, pool.Decode(m).Validate(), &cerr)
 			require.Contains(t, cerr.Options(), name)
 		})
 	}
@@ -190,7 +191,7 @@ func TestEveryOptionIsParsed(t *testing.T) {
 
 func TestTokenNeverPrints(t *testing.T) {
 	const secret = "ghp_supersecret"
-	cfg := hooks.ParseConfig(map[string]any{"token": secret})
+	cfg := pool.Decode(map[string]any{"token": secret})
 	require.Equal(t, secret, cfg.Token.Reveal())
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil))
@@ -204,5 +205,12 @@ func TestTokenNeverPrints(t *testing.T) {
 		require.NotContains(t, s, secret)
 	}
 	require.Equal(t, "<redacted>", cfg.Token.String())
-	require.Equal(t, "", hooks.Token("").String())
+	require.Equal(t, "", pool.Token("").String())
+}
+
+// Settings matches config.yaml, and config.yaml's defaults read as Juju
+// reads them are the ones Decode applies.
+func TestSettingsMatchConfigYAML(t *testing.T) {
+	require.NoError(t, pool.Schema().Check(&pool.Settings{}))
+	require.Equal(t, pool.Decode(defaults(t)), pool.Decode(nil))
 }

@@ -1,10 +1,11 @@
-package hooks
+package pool
 
 import (
 	"errors"
 	"fmt"
 	"time"
 
+	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/github"
 )
 
@@ -80,7 +81,7 @@ func (e *GitHubError) Unwrap() error { return e.Err }
 // NeededScope is the classic token scope the runner API needs for path: `repo`
 // for a repository, `admin:org` for an organisation.
 func NeededScope(path string) string {
-	if (Config{Path: path}).IsRepository() {
+	if (Settings{Path: path}).IsRepository() {
 		return "repo"
 	}
 	return "admin:org"
@@ -88,7 +89,7 @@ func NeededScope(path string) string {
 
 // Classify decides how err is treated. The first match wins:
 //
-//   - *ConfigError: Block, naming the bad options;
+//   - *config.Error: Block, naming the bad options;
 //   - *BlockedError: Block, with its message;
 //   - GitHub refused the token (401): Block, `token: rejected by GitHub (bad credentials)`;
 //   - GitHub forbade the call (403, not a rate limit): Block, naming the scope the token lacks;
@@ -100,7 +101,7 @@ func Classify(err error) Verdict {
 	if err == nil {
 		return Verdict{Kind: Retry}
 	}
-	var cerr *ConfigError
+	var cerr *config.Error
 	if errors.As(err, &cerr) {
 		return Verdict{Kind: Block, Message: cerr.Error(), Config: true}
 	}
@@ -139,7 +140,7 @@ func Classify(err error) Verdict {
 }
 
 func describePath(path string) string {
-	if (Config{Path: path}).IsRepository() {
+	if (Settings{Path: path}).IsRepository() {
 		return "repository " + path
 	}
 	return "organisation " + path
