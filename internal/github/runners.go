@@ -27,8 +27,6 @@ type Runner struct {
 	Status string
 	// Busy is true while the runner runs a job.
 	Busy bool
-	// Ephemeral runners (JIT ones always) are de-registered after one job.
-	Ephemeral bool
 	// Labels are all label names, read-only ones (self-hosted, Linux, X64)
 	// and custom ones.
 	Labels []string
@@ -49,7 +47,6 @@ type runnerJSON struct {
 	OS            string      `json:"os"`
 	Status        string      `json:"status"`
 	Busy          bool        `json:"busy"`
-	Ephemeral     bool        `json:"ephemeral"`
 	Labels        []labelJSON `json:"labels"`
 }
 
@@ -61,13 +58,12 @@ type labelJSON struct {
 
 func (r runnerJSON) runner() Runner {
 	out := Runner{
-		ID:        r.ID,
-		Name:      r.Name,
-		OS:        r.OS,
-		Status:    r.Status,
-		Busy:      r.Busy,
-		Ephemeral: r.Ephemeral,
-		Labels:    make([]string, 0, len(r.Labels)),
+		ID:     r.ID,
+		Name:   r.Name,
+		OS:     r.OS,
+		Status: r.Status,
+		Busy:   r.Busy,
+		Labels: make([]string, 0, len(r.Labels)),
 	}
 	for _, l := range r.Labels {
 		out.Labels = append(out.Labels, l.Name)
