@@ -286,14 +286,8 @@ func (c *Client) classify(endpoint string, err error) error {
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		resp := er.Response
-		if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests {
-			st, ok := parseRateHeaders(resp.Header)
-			// The body was already read by go-github; classifyLimit reads
-			// what it put back.
-			if rerr := classifyLimit(endpoint, resp, st, ok, now); rerr != nil {
-				if rerr.Message == "" {
-					rerr.Message = er.Message
-				}
+		if mayBeLimit(resp.StatusCode) {
+			if rerr := classifyLimit(endpoint, resp.StatusCode, resp.Header, er.Message, er.DocumentationURL, now); rerr != nil {
 				return rerr
 			}
 		}
