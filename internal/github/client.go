@@ -207,10 +207,9 @@ func (c *Client) RequestCounts() map[string]int { return c.limits.requestCounts(
 // FetchRateLimit asks GitHub for the core rate-limit state. GitHub answers
 // it without charging the budget, even when the budget is spent.
 func (c *Client) FetchRateLimit(ctx context.Context) (RateStatus, error) {
-	const endpoint = "GET /rate_limit"
-	limits, _, err := c.gh.RateLimit.Get(ctx)
+	limits, _, err := call(ctx, c, "GET /rate_limit", c.gh.RateLimit.Get)
 	if err != nil {
-		return RateStatus{}, fmt.Errorf("cannot read GitHub rate limits: %w", c.classify(endpoint, err))
+		return RateStatus{}, fmt.Errorf("cannot read GitHub rate limits: %w", err)
 	}
 	core := limits.GetCore()
 	if core == nil {
@@ -226,27 +225,20 @@ func (c *Client) FetchRateLimit(ctx context.Context) (RateStatus, error) {
 	}, nil
 }
 
-// newRequest builds a request for a path relative to the API URL.
-func (c *Client) newRequest(method, path string, body any) (*http.Request, string, error) {
-	req, err := c.gh.NewRequest(method, path, body)
-	if err != nil {
-		return nil, "", err
-	}
-	rel := strings.TrimPrefix(req.URL.Path, strings.TrimSuffix(c.api.Path, "/"))
-	return req, endpointOf(method, rel), nil
-}
-
-// do sends req through go-github, decoding a 2xx JSON answer into v (may be
-// nil), and classifies failures.
-func (c *Client) do(ctx context.Context, endpoint string, req *http.Request, v any) (*gh.Response, error) {
+// call sends one request through a typed go-github call for endpoint (as
+// RequestCounts names it): the limiter admits it first, refusing it or
+// waiting as Config.WaitForRateLimit says, and a failure comes back
+// classified.
+func call[T any](ctx context.Context, c *Client, endpoint string, send func(context.Context) (T, *gh.Response, error)) (T, *gh.Response, error) {
+	var zero T
 	if err := c.limits.admit(ctx, endpoint, c.wait); err != nil {
-		return nil, err
+		return zero, nil, err
 	}
-	resp, err := c.gh.Do(ctx, req, v)
+	v, resp, err := send(ctx)
 	if err != nil {
-		return resp, c.classify(endpoint, err)
+		return zero, resp, c.classify(endpoint, err)
 	}
-	return resp, nil
+	return v, resp, nil
 }
 
 // classify turns go-github's errors into this package's: *APIError with a
@@ -294,14 +286,8 @@ func (c *Client) classify(endpoint string, err error) error {
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		resp := er.Response
-		if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests {
-			st, ok := parseRateHeaders(resp.Header)
-			// The body was already read by go-github; classifyLimit reads
-			// what it put back.
-			if rerr := classifyLimit(endpoint, resp, st, ok, now); rerr != nil {
-				if rerr.Message == "" {
-					rerr.Message = er.Message
-				}
+		if mayBeLimit(resp.StatusCode) {
+			if rerr := classifyLimit(endpoint, resp.StatusCode, resp.Header, er.Message, er.DocumentationURL, now); rerr != nil {
 				return rerr
 			}
 		}

@@ -139,7 +139,7 @@ func TestGetAndDeleteRunner(t *testing.T) {
 
 	r, err := c.GetRunner(ctx, idle.ID)
 	require.NoError(t, err)
-	assert.Equal(t, github.Runner{ID: idle.ID, Name: "idle", OS: "Linux", Status: "online", Ephemeral: true,
+	assert.Equal(t, github.Runner{ID: idle.ID, Name: "idle", OS: "Linux", Status: "online",
 		Labels: []string{"self-hosted", "Linux", "X64"}}, r)
 
 	err = c.DeleteRunner(ctx, busy.ID)
@@ -246,7 +246,6 @@ func TestGenerateJITConfigInOrganization(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "app-0-a", cfg.Runner.Name)
 	assert.Equal(t, "offline", cfg.Runner.Status)
-	assert.True(t, cfg.Runner.Ephemeral)
 	assert.NotEmpty(t, cfg.EncodedConfig)
 	info, err := githubtest.ParseJITConfig(cfg.EncodedConfig)
 	require.NoError(t, err)

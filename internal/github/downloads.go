@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // Download is one build of the runner application, as the downloads
@@ -51,34 +53,27 @@ func (d Download) LogValue() slog.Value {
 	)
 }
 
-type downloadJSON struct {
-	OS                string `json:"os"`
-	Architecture      string `json:"architecture"`
-	DownloadURL       string `json:"download_url"`
-	Filename          string `json:"filename"`
-	TempDownloadToken string `json:"temp_download_token,omitempty"`
-	SHA256Checksum    string `json:"sha256_checksum,omitempty"`
-}
-
 // RunnerDownloads lists the runner application builds for the scope.
 func (c *Client) RunnerDownloads(ctx context.Context) ([]Download, error) {
-	req, endpoint, err := c.newRequest(http.MethodGet, c.scope.apiPrefix()+"/actions/runners/downloads", nil)
+	endpoint := c.scope.endpoint(http.MethodGet, "/actions/runners/downloads")
+	list, _, err := call(ctx, c, endpoint, func(ctx context.Context) ([]*gh.RunnerApplicationDownload, *gh.Response, error) {
+		if c.scope.IsOrg() {
+			return c.gh.Actions.ListOrganizationRunnerApplicationDownloads(ctx, c.scope.owner)
+		}
+		return c.gh.Actions.ListRunnerApplicationDownloads(ctx, c.scope.owner, c.scope.repo)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot list runner downloads for %s: %w", c.scope, err)
 	}
-	var body []downloadJSON
-	if _, err := c.do(ctx, endpoint, req, &body); err != nil {
-		return nil, fmt.Errorf("cannot list runner downloads for %s: %w", c.scope, err)
-	}
-	out := make([]Download, 0, len(body))
-	for _, d := range body {
+	out := make([]Download, 0, len(list))
+	for _, d := range list {
 		out = append(out, Download{
-			OS:                d.OS,
-			Architecture:      d.Architecture,
-			URL:               d.DownloadURL,
-			Filename:          d.Filename,
-			SHA256:            d.SHA256Checksum,
-			TempDownloadToken: d.TempDownloadToken,
+			OS:                d.GetOS(),
+			Architecture:      d.GetArchitecture(),
+			URL:               d.GetDownloadURL(),
+			Filename:          d.GetFilename(),
+			SHA256:            d.GetSHA256Checksum(),
+			TempDownloadToken: d.GetTempDownloadToken(),
 		})
 	}
 	return out, nil

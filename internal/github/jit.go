@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // DefaultGroup is the runner group every organization has (id 1). Group names
@@ -68,18 +70,6 @@ func (j JITConfig) LogValue() slog.Value {
 	)
 }
 
-type jitRequestJSON struct {
-	Name          string   `json:"name"`
-	RunnerGroupID int64    `json:"runner_group_id"`
-	Labels        []string `json:"labels"`
-	WorkFolder    string   `json:"work_folder,omitempty"`
-}
-
-type jitResponseJSON struct {
-	Runner           runnerJSON `json:"runner"`
-	EncodedJITConfig string     `json:"encoded_jit_config"`
-}
-
 // GenerateJITConfig registers a just-in-time runner and returns its
 // configuration. The runner exists on GitHub at once, offline until its
 // listener connects; it is de-registered after one job. In an organization
@@ -104,23 +94,28 @@ func (c *Client) GenerateJITConfig(ctx context.Context, r JITRequest) (JITConfig
 		}
 		groupID = id
 	}
-	body := jitRequestJSON{Name: r.Name, RunnerGroupID: groupID, Labels: r.Labels, WorkFolder: r.WorkFolder}
-	req, endpoint, err := c.newRequest(http.MethodPost, c.scope.apiPrefix()+"/actions/runners/generate-jitconfig", body)
-	if err != nil {
-		return fail(err)
+	body := &gh.GenerateJITConfigRequest{Name: r.Name, RunnerGroupID: groupID, Labels: r.Labels}
+	if r.WorkFolder != "" {
+		body.WorkFolder = &r.WorkFolder
 	}
-	var out jitResponseJSON
-	if _, err := c.do(ctx, endpoint, req, &out); err != nil {
+	endpoint := c.scope.endpoint(http.MethodPost, "/actions/runners/generate-jitconfig")
+	out, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.JITRunnerConfig, *gh.Response, error) {
+		if c.scope.IsOrg() {
+			return c.gh.Actions.GenerateOrgJITConfig(ctx, c.scope.owner, body)
+		}
+		return c.gh.Actions.GenerateRepoJITConfig(ctx, c.scope.owner, c.scope.repo, body)
+	})
+	if err != nil {
 		if c.scope.IsOrg() && errors.Is(err, ErrValidation) {
 			// The group may have gone since it was cached.
 			c.forgetGroup(r.Group)
 		}
 		return fail(err)
 	}
-	if out.EncodedJITConfig == "" {
+	if out.GetEncodedJITConfig() == "" {
 		return fail(fmt.Errorf("%s: the answer holds no configuration", endpoint))
 	}
-	return JITConfig{Runner: out.Runner.runner(), EncodedConfig: out.EncodedJITConfig}, nil
+	return JITConfig{Runner: runnerFrom(out.GetRunner()), EncodedConfig: out.GetEncodedJITConfig()}, nil
 }
 
 func groupKey(name string) string {
@@ -173,13 +168,8 @@ func (c *Client) forgetGroup(name string) {
 	c.groupsMu.Unlock()
 }
 
-type groupsPageJSON struct {
-	TotalCount int `json:"total_count"`
-	Groups     []struct {
-		ID   int64  `json:"id"`
-		Name string `json:"name"`
-	} `json:"runner_groups"`
-}
+// groupsEndpoint is the organization runner-group listing.
+const groupsEndpoint = "GET /orgs/{org}/actions/runner-groups"
 
 // listGroups reads every page of the organization's runner groups.
 func (c *Client) listGroups(ctx context.Context) (map[string]int64, error) {
@@ -188,18 +178,17 @@ func (c *Client) listGroups(ctx context.Context) (map[string]int64, error) {
 		if page > maxListPages {
 			return nil, fmt.Errorf("cannot list runner groups of %s: more than %d pages", c.scope, maxListPages)
 		}
-		path := fmt.Sprintf("orgs/%s/actions/runner-groups?per_page=%d&page=%d", c.scope.Org(), listPageSize, page)
-		req, endpoint, err := c.newRequest(http.MethodGet, path, nil)
-		if err != nil {
-			return nil, err
-		}
-		var body groupsPageJSON
-		resp, err := c.do(ctx, endpoint, req, &body)
+		opts := &gh.ListOrgRunnerGroupOptions{ListOptions: gh.ListOptions{Page: page, PerPage: listPageSize}}
+		list, resp, err := call(ctx, c, groupsEndpoint, func(ctx context.Context) (*gh.RunnerGroups, *gh.Response, error) {
+			return c.gh.Actions.ListOrganizationRunnerGroups(ctx, c.scope.owner, opts)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("cannot list runner groups of %s: %w", c.scope, err)
 		}
-		for _, g := range body.Groups {
-			out[strings.ToLower(g.Name)] = g.ID
+		if list != nil {
+			for _, g := range list.RunnerGroups {
+				out[strings.ToLower(g.GetName())] = g.GetID()
+			}
 		}
 		if resp.NextPage != 0 && resp.NextPage <= page {
 			return nil, fmt.Errorf("cannot list runner groups of %s: page %d links back to page %d", c.scope, page, resp.NextPage)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // RateStatus is GitHub's rate-limit state as last reported in the
@@ -152,8 +154,9 @@ func (l *limiter) observe(endpoint string, resp *http.Response, now time.Time) *
 	st, hasHeaders := parseRateHeaders(resp.Header)
 
 	var rerr *RateLimitError
-	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests {
-		rerr = classifyLimit(endpoint, resp, st, hasHeaders, now)
+	if mayBeLimit(resp.StatusCode) {
+		body := readErrorBody(resp)
+		rerr = classifyLimit(endpoint, resp.StatusCode, resp.Header, body.Message, body.DocumentationURL, now)
 	}
 
 	l.mu.Lock()
@@ -212,29 +215,41 @@ func parseRateHeaders(h http.Header) (RateStatus, bool) {
 	return st, true
 }
 
-// classifyLimit decides whether a 403 or 429 is a rate limit. Secondary:
+// mayBeLimit reports whether an answer's status is one GitHub refuses rate
+// limited requests with.
+func mayBeLimit(status int) bool {
+	return status == http.StatusForbidden || status == http.StatusTooManyRequests
+}
+
+// readErrorBody decodes GitHub's error answer and puts the body back for
+// go-github to read.
+func readErrorBody(resp *http.Response) gh.ErrorResponse {
+	var body gh.ErrorResponse
+	if resp.Body == nil {
+		return body
+	}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(data))
+	_ = json.Unmarshal(data, &body)
+	return body
+}
+
+// classifyLimit decides whether a 403 or 429 answer, with its headers and
+// GitHub's message and documentation URL, is a rate limit. Secondary:
 // a retry-after header, or a body naming the secondary (or, formerly, abuse)
 // limit. Primary: x-ratelimit-remaining of 0. A 429 with neither is treated
 // as secondary, since 429 means too many requests in any case.
-func classifyLimit(endpoint string, resp *http.Response, st RateStatus, hasHeaders bool, now time.Time) *RateLimitError {
-	var body struct {
-		Message          string `json:"message"`
-		DocumentationURL string `json:"documentation_url"`
-	}
-	if resp.Body != nil {
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(data))
-		_ = json.Unmarshal(data, &body)
-	}
-	retryAfter, hasRetryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), now)
-	secondaryBody := strings.HasSuffix(body.DocumentationURL, "secondary-rate-limits") ||
-		strings.HasSuffix(body.DocumentationURL, "#abuse-rate-limits") ||
-		strings.Contains(strings.ToLower(body.Message), "secondary rate limit")
+func classifyLimit(endpoint string, status int, h http.Header, message, docURL string, now time.Time) *RateLimitError {
+	st, hasHeaders := parseRateHeaders(h)
+	retryAfter, hasRetryAfter := parseRetryAfter(h.Get("Retry-After"), now)
+	secondaryBody := strings.HasSuffix(docURL, "secondary-rate-limits") ||
+		strings.HasSuffix(docURL, "#abuse-rate-limits") ||
+		strings.Contains(strings.ToLower(message), "secondary rate limit")
 	primary := hasHeaders && st.Remaining <= 0
 
 	switch {
-	case hasRetryAfter || secondaryBody || (resp.StatusCode == http.StatusTooManyRequests && !primary):
+	case hasRetryAfter || secondaryBody || (status == http.StatusTooManyRequests && !primary):
 		if !hasRetryAfter {
 			if primary && st.Reset.After(now) {
 				retryAfter = st.Reset.Sub(now)
@@ -244,12 +259,12 @@ func classifyLimit(endpoint string, resp *http.Response, st RateStatus, hasHeade
 		}
 		return &RateLimitError{
 			Endpoint:   endpoint,
-			StatusCode: resp.StatusCode,
+			StatusCode: status,
 			Secondary:  true,
 			Limit:      st.Limit,
 			Reset:      now.Add(retryAfter),
 			RetryAfter: retryAfter,
-			Message:    body.Message,
+			Message:    message,
 		}
 	case primary:
 		var wait time.Duration
@@ -258,11 +273,11 @@ func classifyLimit(endpoint string, resp *http.Response, st RateStatus, hasHeade
 		}
 		return &RateLimitError{
 			Endpoint:   endpoint,
-			StatusCode: resp.StatusCode,
+			StatusCode: status,
 			Limit:      st.Limit,
 			Reset:      st.Reset,
 			RetryAfter: wait,
-			Message:    body.Message,
+			Message:    message,
 		}
 	}
 	return nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // Runner statuses as GitHub reports them.
@@ -27,8 +29,6 @@ type Runner struct {
 	Status string
 	// Busy is true while the runner runs a job.
 	Busy bool
-	// Ephemeral runners (JIT ones always) are de-registered after one job.
-	Ephemeral bool
 	// Labels are all label names, read-only ones (self-hosted, Linux, X64)
 	// and custom ones.
 	Labels []string
@@ -41,44 +41,23 @@ func (r Runner) Online() bool { return r.Status == StatusOnline }
 // Idle reports whether the runner is online and not running a job.
 func (r Runner) Idle() bool { return r.Online() && !r.Busy }
 
-// runnerJSON is GitHub's runner object.
-type runnerJSON struct {
-	ID            int64       `json:"id"`
-	RunnerGroupID int64       `json:"runner_group_id,omitempty"`
-	Name          string      `json:"name"`
-	OS            string      `json:"os"`
-	Status        string      `json:"status"`
-	Busy          bool        `json:"busy"`
-	Ephemeral     bool        `json:"ephemeral"`
-	Labels        []labelJSON `json:"labels"`
-}
-
-type labelJSON struct {
-	ID   int64  `json:"id,omitempty"`
-	Name string `json:"name"`
-	Type string `json:"type,omitempty"`
-}
-
-func (r runnerJSON) runner() Runner {
+// runnerFrom converts go-github's runner; r may be nil.
+func runnerFrom(r *gh.Runner) Runner {
+	if r == nil {
+		return Runner{}
+	}
 	out := Runner{
-		ID:        r.ID,
-		Name:      r.Name,
-		OS:        r.OS,
-		Status:    r.Status,
-		Busy:      r.Busy,
-		Ephemeral: r.Ephemeral,
-		Labels:    make([]string, 0, len(r.Labels)),
+		ID:     r.GetID(),
+		Name:   r.GetName(),
+		OS:     r.GetOS(),
+		Status: r.GetStatus(),
+		Busy:   r.GetBusy(),
+		Labels: make([]string, 0, len(r.Labels)),
 	}
 	for _, l := range r.Labels {
-		out.Labels = append(out.Labels, l.Name)
+		out.Labels = append(out.Labels, l.GetName())
 	}
 	return out
-}
-
-// runnersPage is one page of a runner listing.
-type runnersPage struct {
-	TotalCount int          `json:"total_count"`
-	Runners    []runnerJSON `json:"runners"`
 }
 
 // listPageSize is GitHub's largest page.
@@ -93,28 +72,31 @@ const maxListPages = 10000
 // parameter is an exact match, so the prefix is applied here. A runner that
 // moves between pages while they are read is returned once.
 func (c *Client) ListRunners(ctx context.Context, namePrefix string) ([]Runner, error) {
+	endpoint := c.scope.endpoint(http.MethodGet, "/actions/runners")
 	var out []Runner
 	seen := make(map[int64]bool)
 	for page := 1; page != 0; {
 		if page > maxListPages {
 			return nil, fmt.Errorf("cannot list runners of %s: more than %d pages", c.scope, maxListPages)
 		}
-		path := fmt.Sprintf("%s/actions/runners?per_page=%d&page=%d", c.scope.apiPrefix(), listPageSize, page)
-		req, endpoint, err := c.newRequest(http.MethodGet, path, nil)
-		if err != nil {
-			return nil, fmt.Errorf("cannot list runners of %s: %w", c.scope, err)
-		}
-		var body runnersPage
-		resp, err := c.do(ctx, endpoint, req, &body)
-		if err != nil {
-			return nil, fmt.Errorf("cannot list runners of %s: %w", c.scope, err)
-		}
-		for _, r := range body.Runners {
-			if seen[r.ID] || !strings.HasPrefix(r.Name, namePrefix) {
-				continue
+		opts := &gh.ListRunnersOptions{ListOptions: gh.ListOptions{Page: page, PerPage: listPageSize}}
+		list, resp, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.Runners, *gh.Response, error) {
+			if c.scope.IsOrg() {
+				return c.gh.Actions.ListOrganizationRunners(ctx, c.scope.owner, opts)
 			}
-			seen[r.ID] = true
-			out = append(out, r.runner())
+			return c.gh.Actions.ListRunners(ctx, c.scope.owner, c.scope.repo, opts)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot list runners of %s: %w", c.scope, err)
+		}
+		if list != nil {
+			for _, r := range list.Runners {
+				if seen[r.GetID()] || !strings.HasPrefix(r.GetName(), namePrefix) {
+					continue
+				}
+				seen[r.GetID()] = true
+				out = append(out, runnerFrom(r))
+			}
 		}
 		next := resp.NextPage
 		if next != 0 && next <= page {
@@ -128,25 +110,31 @@ func (c *Client) ListRunners(ctx context.Context, namePrefix string) ([]Runner, 
 // GetRunner returns one runner; an unknown id is an error matching
 // ErrNotFound.
 func (c *Client) GetRunner(ctx context.Context, id int64) (Runner, error) {
-	req, endpoint, err := c.newRequest(http.MethodGet, fmt.Sprintf("%s/actions/runners/%d", c.scope.apiPrefix(), id), nil)
+	endpoint := c.scope.endpoint(http.MethodGet, "/actions/runners/{runner_id}")
+	r, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.Runner, *gh.Response, error) {
+		if c.scope.IsOrg() {
+			return c.gh.Actions.GetOrganizationRunner(ctx, c.scope.owner, id)
+		}
+		return c.gh.Actions.GetRunner(ctx, c.scope.owner, c.scope.repo, id)
+	})
 	if err != nil {
 		return Runner{}, fmt.Errorf("cannot get runner %d of %s: %w", id, c.scope, err)
 	}
-	var body runnerJSON
-	if _, err := c.do(ctx, endpoint, req, &body); err != nil {
-		return Runner{}, fmt.Errorf("cannot get runner %d of %s: %w", id, c.scope, err)
-	}
-	return body.runner(), nil
+	return runnerFrom(r), nil
 }
 
 // DeleteRunner de-registers a runner. A runner that is already gone (404) is
 // not an error; one running a job (422) is an error matching ErrBusy.
 func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
-	req, endpoint, err := c.newRequest(http.MethodDelete, fmt.Sprintf("%s/actions/runners/%d", c.scope.apiPrefix(), id), nil)
-	if err != nil {
-		return fmt.Errorf("cannot delete runner %d of %s: %w", id, c.scope, err)
-	}
-	_, err = c.do(ctx, endpoint, req, nil)
+	endpoint := c.scope.endpoint(http.MethodDelete, "/actions/runners/{runner_id}")
+	_, _, err := call(ctx, c, endpoint, func(ctx context.Context) (struct{}, *gh.Response, error) {
+		if c.scope.IsOrg() {
+			resp, err := c.gh.Actions.RemoveOrganizationRunner(ctx, c.scope.owner, id)
+			return struct{}{}, resp, err
+		}
+		resp, err := c.gh.Actions.RemoveRunner(ctx, c.scope.owner, c.scope.repo, id)
+		return struct{}{}, resp, err
+	})
 	var apiErr *APIError
 	switch {
 	case err == nil:

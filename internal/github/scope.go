@@ -150,11 +150,13 @@ func (s Scope) String() string {
 	return s.owner + "/" + s.repo
 }
 
-// apiPrefix is the REST path prefix of the scope's runner endpoints, without
-// a leading slash: `orgs/acme` or `repos/acme/website`.
-func (s Scope) apiPrefix() string {
+// endpoint names one of the scope's runner endpoints the way RequestCounts
+// and errors do: endpoint("GET", "/actions/runners") is
+// "GET /orgs/{org}/actions/runners" for an organization and
+// "GET /repos/{owner}/{repo}/actions/runners" for a repository.
+func (s Scope) endpoint(method, rest string) string {
 	if s.IsOrg() {
-		return "orgs/" + s.owner
+		return method + " /orgs/{org}" + rest
 	}
-	return "repos/" + s.owner + "/" + s.repo
+	return method + " /repos/{owner}/{repo}" + rest
 }

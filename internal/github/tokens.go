@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // redacted replaces secrets wherever a value would be printed.
@@ -47,43 +49,50 @@ func formatRedacted(f fmt.State, verb rune, s, gs string) {
 	fmt.Fprint(f, s)
 }
 
-// tokenJSON is GitHub's authentication-token object.
-type tokenJSON struct {
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 // RegistrationToken creates a token with which config.sh registers a runner
 // in the scope. It expires after an hour.
 func (c *Client) RegistrationToken(ctx context.Context) (Token, error) {
-	t, err := c.createToken(ctx, "registration-token")
+	endpoint := c.scope.endpoint(http.MethodPost, "/actions/runners/registration-token")
+	t, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.RegistrationToken, *gh.Response, error) {
+		if c.scope.IsOrg() {
+			return c.gh.Actions.CreateOrganizationRegistrationToken(ctx, c.scope.owner)
+		}
+		return c.gh.Actions.CreateRegistrationToken(ctx, c.scope.owner, c.scope.repo)
+	})
+	var tok Token
+	if err == nil {
+		tok, err = tokenOf(endpoint, t.GetToken(), t.GetExpiresAt())
+	}
 	if err != nil {
 		return Token{}, fmt.Errorf("cannot create a registration token for %s: %w", c.scope, err)
 	}
-	return t, nil
+	return tok, nil
 }
 
 // RemoveToken creates a token with which `config.sh remove` de-registers a
 // runner of the scope. It expires after an hour.
 func (c *Client) RemoveToken(ctx context.Context) (Token, error) {
-	t, err := c.createToken(ctx, "remove-token")
+	endpoint := c.scope.endpoint(http.MethodPost, "/actions/runners/remove-token")
+	t, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.RemoveToken, *gh.Response, error) {
+		if c.scope.IsOrg() {
+			return c.gh.Actions.CreateOrganizationRemoveToken(ctx, c.scope.owner)
+		}
+		return c.gh.Actions.CreateRemoveToken(ctx, c.scope.owner, c.scope.repo)
+	})
+	var tok Token
+	if err == nil {
+		tok, err = tokenOf(endpoint, t.GetToken(), t.GetExpiresAt())
+	}
 	if err != nil {
 		return Token{}, fmt.Errorf("cannot create a remove token for %s: %w", c.scope, err)
 	}
-	return t, nil
+	return tok, nil
 }
 
-func (c *Client) createToken(ctx context.Context, kind string) (Token, error) {
-	req, endpoint, err := c.newRequest(http.MethodPost, c.scope.apiPrefix()+"/actions/runners/"+kind, nil)
-	if err != nil {
-		return Token{}, err
-	}
-	var body tokenJSON
-	if _, err := c.do(ctx, endpoint, req, &body); err != nil {
-		return Token{}, err
-	}
-	if body.Token == "" {
+// tokenOf makes a Token of a token answer from endpoint.
+func tokenOf(endpoint, value string, expiresAt gh.Timestamp) (Token, error) {
+	if value == "" {
 		return Token{}, fmt.Errorf("%s: the answer holds no token", endpoint)
 	}
-	return Token{Value: body.Token, ExpiresAt: body.ExpiresAt}, nil
+	return Token{Value: value, ExpiresAt: expiresAt.Time}, nil
 }
