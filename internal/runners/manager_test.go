@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,10 +159,15 @@ func TestReconcileSweepsDeadRunnersAndGhosts(t *testing.T) {
 func TestRunnerNeverOnlineIsReplaced(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	// The manager's clock, moved on by the test: a launch slowed by a busy
+	// machine cannot eat the bootstrap timeout.
+	var ahead atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	// Without the proxy profile the runner cannot reach GitHub.
 	m, _ := f.manager("offline", "offline/0", func(c *runners.Config) {
 		c.Profiles = nil
-		c.BootstrapTimeout = 2 * time.Second
+		c.BootstrapTimeout = time.Minute
+		c.Now = clock
 	})
 	r, err := m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
@@ -170,12 +176,12 @@ func TestRunnerNeverOnlineIsReplaced(t *testing.T) {
 	// Within the timeout it is starting, not dead.
 	info, err := m.Runners(f.ctx)
 	require.NoError(t, err)
-	require.Equal(t, runners.StateStarting, info[0].State)
+	require.Equal(t, runners.StateStarting, info[0].State, "%+v", info[0])
 
-	time.Sleep(2500 * time.Millisecond) // past the bootstrap timeout
+	ahead.Store(int64(2 * time.Minute)) // past the bootstrap timeout
 	r, err = m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
-	require.Equal(t, []runners.Removal{{Name: first, Reason: "dead: not online after 2s"}}, r.Removed)
+	require.Equal(t, []runners.Removal{{Name: first, Reason: "dead: not online after 1m0s"}}, r.Removed)
 	require.Len(t, r.Created, 1)
 	_, ok := f.sim.RunnerByName(org, first)
 	require.False(t, ok, "the dead runner is de-registered")
