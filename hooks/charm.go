@@ -123,11 +123,10 @@ func (c *Charm) openWith(ctx context.Context, ev Event, cfg Config) (*session, e
 func (c *Charm) poolOptions(ev Event, cfg Config) PoolOptions {
 	env := ev.Juju.Env()
 	return PoolOptions{
-		App:               env.AppName(),
-		Unit:              env.UnitName,
-		StateDir:          StateDirFor(env.CharmDir),
-		ImageBuildCommand: ImageBuildCommand(cfg, env.UnitName),
-		Proxy:             jujuProxy(env),
+		App:      env.AppName(),
+		Unit:     env.UnitName,
+		StateDir: StateDirFor(env.CharmDir),
+		Proxy:    jujuProxy(env),
 		// Every record costs a juju-log call: the clients' per-request
 		// debug lines stay out.
 		Logger: slog.New(minLevel{Handler: ev.Log.Handler(), level: slog.LevelInfo}),

@@ -9,6 +9,7 @@ import (
 
 	"charm.example/github-runner/internal/juju"
 	"charm.example/github-runner/internal/runners"
+	"charm.example/github-runner/internal/schedule"
 )
 
 // convergeOptions say what converge does beyond making the unit match its
@@ -259,7 +260,7 @@ func (s *session) ensureSchedules(ctx context.Context, old *applied) error {
 	if changed {
 		s.ev.Log.Info("reconcile timer installed", "job", job.Name, "every", job.Interval.String(), "backend", string(job.Backend))
 	}
-	if _, err := s.pool.Manager.ScheduleRunnerImageBuild(); err != nil {
+	if _, err := schedule.ScheduleRunnerImageBuild(ctx, imageBuildJob(s.cfg, unit), s.pool.Manager.Owner().Prefix()); err != nil {
 		return fmt.Errorf("cannot schedule the runner image rebuilds: %w", err)
 	}
 	return s.ensureWatcher(ctx)
@@ -282,7 +283,7 @@ func (c *Charm) removeSchedules(ctx context.Context, ev Event, cfg Config) error
 	owner, err := runners.NewOwner(ev.Juju.Env().AppName(), unit)
 	if err != nil {
 		errs = append(errs, err)
-	} else if err := runners.UnscheduleRunnerImageBuild(cfg.CronDirectory, owner); err != nil {
+	} else if err := schedule.UnscheduleRunnerImageBuild(ctx, cfg.CronDirectory, owner.Prefix()); err != nil {
 		errs = append(errs, fmt.Errorf("cannot remove the image rebuild cron entry: %w", err))
 	}
 	return errors.Join(errs...)

@@ -50,9 +50,6 @@ type PoolOptions struct {
 	// StateDir is the runner manager's folder (absolute); NewPool creates
 	// it with mode 0700.
 	StateDir string
-	// ImageBuildCommand is the command of the cron entry that rebuilds the
-	// runner image; empty when nothing schedules rebuilds.
-	ImageBuildCommand string
 	// Proxy picks the proxy for GitHub API calls and runner downloads
 	// (nil: none).
 	Proxy func(*http.Request) (*url.URL, error)
@@ -125,20 +122,18 @@ func NewPool(cfg Config, opts PoolOptions) (*Pool, error) {
 		GitHub:    ghClient,
 		// Downloads are bounded by their context, not by a client timeout:
 		// the runner application is large.
-		HTTPClient:        &http.Client{Transport: transport},
-		Logger:            log,
-		StateDir:          opts.StateDir,
-		InstanceType:      cfg.InstanceType,
-		BaseImage:         cfg.BaseImageSource(),
-		ImagePackages:     cfg.PackageList(),
-		DockerhubMirror:   cfg.DockerHubMirror,
-		Profiles:          cfg.ProfileList(),
-		Labels:            labels,
-		Group:             group,
-		BootstrapTimeout:  cfg.BootstrapWait(),
-		MaxParallel:       cfg.MaxParallelLaunches,
-		CronDir:           cfg.CronDirectory,
-		ImageBuildCommand: opts.ImageBuildCommand,
+		HTTPClient:       &http.Client{Transport: transport},
+		Logger:           log,
+		StateDir:         opts.StateDir,
+		InstanceType:     cfg.InstanceType,
+		BaseImage:        cfg.BaseImageSource(),
+		ImagePackages:    cfg.PackageList(),
+		DockerhubMirror:  cfg.DockerHubMirror,
+		Profiles:         cfg.ProfileList(),
+		Labels:           labels,
+		Group:            group,
+		BootstrapTimeout: cfg.BootstrapWait(),
+		MaxParallel:      cfg.MaxParallelLaunches,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot set up the runner manager: %w", err)

@@ -44,9 +44,9 @@ func TimerJob(cfg Config, unit string, backend schedule.Backend) schedule.Job {
 	}
 }
 
-// imageBuildJob describes the image rebuild dispatch; the runner manager
-// writes its cron entry (four times a day) with the job's CronCommand, which
-// bounds a run and never lets two overlap.
+// imageBuildJob describes the image rebuild dispatch, whose cron entry
+// schedule.ScheduleRunnerImageBuild writes (four times a day); its
+// CronCommand bounds a run and never lets two overlap.
 func imageBuildJob(cfg Config, unit string) schedule.Job {
 	return schedule.Job{
 		Name:     "github-runner-image-build-" + jobSuffix(unit),

@@ -1,18 +1,12 @@
 package runners
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
-
-	"charm.example/github-runner/internal/atomicfile"
 )
 
 // HasRunnerImage says whether the runner image alias exists in LXD.
@@ -186,57 +180,4 @@ func lastLines(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// ScheduleRunnerImageBuild writes the cron file that rebuilds the runner
-// image four times a day, at a minute and hour derived from the unit name so
-// that units spread out but a rewrite keeps the same times. It returns the
-// file's path. The command run is Config.ImageBuildCommand.
-func (m *Manager) ScheduleRunnerImageBuild() (string, error) {
-	if m.cfg.CronDir == "" || m.cfg.ImageBuildCommand == "" {
-		return "", errors.New("no cron folder or image build command configured")
-	}
-	h := fnv.New32a()
-	h.Write([]byte(m.owner.Unit))
-	sum := h.Sum32()
-	minute, hour := sum%60, (sum/60)%6
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Rebuilds the runner image of %s four times a day. Written by the charm; do not edit.\n", m.owner.Unit)
-	b.WriteString("SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
-	fmt.Fprintf(&b, "%d %d,%d,%d,%d * * * root %s\n", minute, hour, hour+6, hour+12, hour+18, m.cfg.ImageBuildCommand)
-	path := ImageBuildCronPath(m.cfg.CronDir, m.owner)
-	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
-		return "", fmt.Errorf("cannot write cron file: %w", err)
-	}
-	return path, nil
-}
-
-// UnscheduleRunnerImageBuild removes the cron file.
-func (m *Manager) UnscheduleRunnerImageBuild() error {
-	return UnscheduleRunnerImageBuild(m.cfg.CronDir, m.owner)
-}
-
-// ImageBuildCronPath is where owner's image rebuild cron file goes in
-// cronDir.
-func ImageBuildCronPath(cronDir string, owner Owner) string {
-	return filepath.Join(cronDir, cronFileName(owner))
-}
-
-// UnscheduleRunnerImageBuild removes owner's image rebuild cron file from
-// cronDir, needing nothing else (no LXD): teardown works when LXD is gone.
-// A missing file is fine.
-func UnscheduleRunnerImageBuild(cronDir string, owner Owner) error {
-	if cronDir == "" {
-		return nil
-	}
-	err := os.Remove(ImageBuildCronPath(cronDir, owner))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// cronFileName is a name cron accepts (letters, digits, - and _ only).
-func cronFileName(o Owner) string {
-	return "github-runner-image-" + strings.TrimSuffix(o.Prefix(), "-")
 }

@@ -63,10 +63,6 @@ type Config struct {
 	BootstrapTimeout time.Duration
 	// MaxParallel bounds concurrent creations and removals.
 	MaxParallel int
-	// CronDir is where ScheduleRunnerImageBuild writes its cron file.
-	CronDir string
-	// ImageBuildCommand is the command the image-build cron job runs.
-	ImageBuildCommand string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
