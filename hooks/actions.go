@@ -175,9 +175,9 @@ func (c *Charm) buildImage(ctx context.Context, ev Event) error {
 	if err := s.build(ctx, "requested"); err != nil {
 		return err
 	}
-	version, _ := s.pool.Manager.RunnerBinaryVersion()
+	version, _ := s.pool.Manager.RunnerApp().Version()
 	if err := ev.Juju.ActionSet(ctx, map[string]any{
-		"image":          s.pool.Manager.ImageAlias(),
+		"image":          s.pool.Manager.Image().Alias(),
 		"runner-version": version,
 		"message":        "runner image rebuilt; new runners start from it",
 	}); err != nil {

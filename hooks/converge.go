@@ -187,7 +187,7 @@ func (s *session) applyCredentials(ctx context.Context) error {
 // ensureBinary puts the runner application in place (with newest, the
 // newest one GitHub offers) and shows its version as the workload version.
 func (s *session) ensureBinary(ctx context.Context, newest bool) (BinaryUpdate, error) {
-	has := s.pool.Manager.HasRunnerBinary()
+	has := s.pool.Manager.RunnerApp().Has()
 	if has && !newest {
 		return BinaryUpdate{Version: currentVersion(s.pool)}, nil
 	}
@@ -214,7 +214,7 @@ func (s *session) ensureBinary(ctx context.Context, newest bool) (BinaryUpdate, 
 }
 
 func currentVersion(p *Pool) string {
-	v, _ := p.Manager.RunnerBinaryVersion()
+	v, _ := p.Manager.RunnerApp().Version()
 	return v
 }
 
@@ -236,7 +236,7 @@ func (s *session) build(ctx context.Context, reason string) error {
 	if err := s.pool.BuildImage(ctx); err != nil {
 		return err
 	}
-	s.ev.Log.Info("runner image built", "alias", s.pool.Manager.ImageAlias(), "reason", reason)
+	s.ev.Log.Info("runner image built", "alias", s.pool.Manager.Image().Alias(), "reason", reason)
 	return nil
 }
 

@@ -258,21 +258,21 @@ type BinaryUpdate struct {
 // GitHub offers another.
 func (p *Pool) EnsureRunnerBinary(ctx context.Context, newest bool) (BinaryUpdate, error) {
 	var up BinaryUpdate
-	if v, err := p.Manager.RunnerBinaryVersion(); err == nil {
+	if v, err := p.Manager.RunnerApp().Version(); err == nil {
 		up.Previous, up.Version = v, v
 		if !newest {
 			return up, nil
 		}
 	}
-	dl, err := p.Manager.LatestRunnerBinary(ctx, "linux")
+	dl, err := p.Manager.RunnerApp().Latest(ctx, "linux")
 	if err != nil {
 		return up, p.scoped(err)
 	}
-	changed, err := p.Manager.UpdateRunnerBinary(ctx, dl)
+	changed, err := p.Manager.RunnerApp().Update(ctx, dl)
 	if err != nil {
 		return up, err
 	}
-	v, err := p.Manager.RunnerBinaryVersion()
+	v, err := p.Manager.RunnerApp().Version()
 	if err != nil {
 		return up, err
 	}
@@ -282,19 +282,19 @@ func (p *Pool) EnsureRunnerBinary(ctx context.Context, newest bool) (BinaryUpdat
 
 // HasImage says whether the unit's runner image exists.
 func (p *Pool) HasImage(ctx context.Context) (bool, error) {
-	return p.Manager.HasRunnerImage(ctx)
+	return p.Manager.Image().Exists(ctx)
 }
 
 // BuildImage builds the unit's runner image; the runner application must
 // be in place.
 func (p *Pool) BuildImage(ctx context.Context) error {
-	return p.Manager.BuildRunnerImage(ctx)
+	return p.Manager.Image().Build(ctx)
 }
 
 // DeleteImage deletes the unit's runner image and its alias; a missing one
 // is fine.
 func (p *Pool) DeleteImage(ctx context.Context) error {
-	alias, err := p.LXD.GetImageAlias(ctx, p.Manager.ImageAlias())
+	alias, err := p.LXD.GetImageAlias(ctx, p.Manager.Image().Alias())
 	if errors.Is(err, lxd.ErrNotFound) {
 		return nil
 	}
@@ -310,7 +310,7 @@ func (p *Pool) DeleteImage(ctx context.Context) error {
 	}
 	// Deleting the image takes its alias with it; this is for an alias
 	// left pointing at an image that was already gone.
-	if err := p.LXD.DeleteImageAlias(ctx, p.Manager.ImageAlias()); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+	if err := p.LXD.DeleteImageAlias(ctx, p.Manager.Image().Alias()); err != nil && !errors.Is(err, lxd.ErrNotFound) {
 		return fmt.Errorf("cannot delete the runner image alias: %w", err)
 	}
 	return nil

@@ -236,7 +236,7 @@ func check(ctx context.Context, args []string, sio IO) int {
 func (e *env) prepare(ctx context.Context) error {
 	bctx, cancel := context.WithTimeout(ctx, longTimeout)
 	defer cancel()
-	if !e.pool.Manager.HasRunnerBinary() {
+	if !e.pool.Manager.RunnerApp().Has() {
 		e.log.Info("downloading the runner application")
 		if _, err := e.pool.EnsureRunnerBinary(bctx, false); err != nil {
 			return err
@@ -247,7 +247,7 @@ func (e *env) prepare(ctx context.Context) error {
 		return err
 	}
 	if !has {
-		e.log.Info("building the runner image", "alias", e.pool.Manager.ImageAlias())
+		e.log.Info("building the runner image", "alias", e.pool.Manager.Image().Alias())
 		return e.pool.BuildImage(bctx)
 	}
 	return nil
@@ -352,9 +352,9 @@ func buildImage(ctx context.Context, args []string, sio IO) int {
 	if err := e.pool.BuildImage(bctx); err != nil {
 		return e.fail("cannot build the runner image", err)
 	}
-	e.emit(map[string]any{"image": e.pool.Manager.ImageAlias(), "runner-version": up.Version, "seconds": int(time.Since(start).Seconds())},
+	e.emit(map[string]any{"image": e.pool.Manager.Image().Alias(), "runner-version": up.Version, "seconds": int(time.Since(start).Seconds())},
 		func(w io.Writer) {
-			fmt.Fprintf(w, "runner image %s built from %s with runner %s in %s\n", e.pool.Manager.ImageAlias(),
+			fmt.Fprintf(w, "runner image %s built from %s with runner %s in %s\n", e.pool.Manager.Image().Alias(),
 				e.cfg.BaseImage, up.Version, time.Since(start).Round(time.Second))
 		})
 	return ExitOK

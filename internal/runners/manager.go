@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -67,11 +69,35 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Manager manages the runners of one unit.
+// Manager manages the runners of one unit: it reconciles and flushes them
+// (observe, decide, act) and holds the unit's runner application store and
+// image builder, which new runners come from.
 type Manager struct {
-	owner Owner
-	cfg   Config
-	log   *slog.Logger
+	owner     Owner
+	cfg       Config
+	instances runnerInstances
+	github    runnerRegistry
+	app       *AppStore
+	image     *ImageBuilder
+	log       *slog.Logger
+}
+
+// runnerInstances is what reconciling needs of LXD (see Instances).
+type runnerInstances interface {
+	ListInstances(ctx context.Context, keys map[string]string) ([]Instance, error)
+	LaunchInstance(ctx context.Context, spec LaunchSpec) error
+	DeleteInstance(ctx context.Context, name string) error
+	Exec(ctx context.Context, name string, cmd Command) (ExecResult, error)
+	PushFile(ctx context.Context, name, path string, content io.Reader, uid, gid int, mode os.FileMode) error
+}
+
+// runnerRegistry is what reconciling needs of GitHub (see GitHub).
+type runnerRegistry interface {
+	ListRunners(ctx context.Context, prefix string) ([]github.Runner, error)
+	DeleteRunner(ctx context.Context, id int64) error
+	GenerateJITConfig(ctx context.Context, req github.JITRequest) (github.JITConfig, error)
+	RegistrationToken(ctx context.Context) (github.Token, error)
+	WebURL() string
 }
 
 // New returns a manager for the runners of unit (`app/N`) of app.
@@ -120,11 +146,36 @@ func New(app, unit string, cfg Config) (*Manager, error) {
 	cfg.Labels = slices.Clone(cfg.Labels)
 	cfg.Profiles = slices.Clone(cfg.Profiles)
 	cfg.ImagePackages = slices.Clone(cfg.ImagePackages)
-	return &Manager{owner: owner, cfg: cfg, log: cfg.Logger}, nil
+	store := &AppStore{
+		dir:       filepath.Join(cfg.StateDir, "runner-binary"),
+		downloads: cfg.GitHub,
+		http:      cfg.HTTPClient,
+		log:       cfg.Logger,
+	}
+	image := &ImageBuilder{
+		owner:           owner,
+		instances:       cfg.Instances,
+		app:             store,
+		alias:           cfg.ImageAlias,
+		base:            cfg.BaseImage,
+		instanceType:    cfg.InstanceType,
+		packages:        cfg.ImagePackages,
+		dockerhubMirror: cfg.DockerhubMirror,
+		profiles:        cfg.Profiles,
+		log:             cfg.Logger,
+	}
+	return &Manager{owner: owner, cfg: cfg, instances: cfg.Instances, github: cfg.GitHub,
+		app: store, image: image, log: cfg.Logger}, nil
 }
 
 // Owner is the unit whose runners this manager manages.
 func (m *Manager) Owner() Owner { return m.owner }
+
+// RunnerApp is the unit's runner application store.
+func (m *Manager) RunnerApp() *AppStore { return m.app }
+
+// Image is the unit's runner image builder.
+func (m *Manager) Image() *ImageBuilder { return m.image }
 
 // RunnerState is what a runner is, judged from LXD and GitHub together.
 type RunnerState string
@@ -173,7 +224,7 @@ type snapshot struct {
 // every runner. With needGitHub, a GitHub failure is returned as the error;
 // otherwise the snapshot is marked as LXD-only.
 func (m *Manager) observe(ctx context.Context, needGitHub bool) (snapshot, error) {
-	instances, err := m.cfg.Instances.ListInstances(ctx, m.owner.Keys(RoleRunner))
+	instances, err := m.instances.ListInstances(ctx, m.owner.Keys(RoleRunner))
 	if err != nil {
 		return snapshot{}, fmt.Errorf("cannot list runner instances: %w", err)
 	}
@@ -185,7 +236,7 @@ func (m *Manager) observe(ctx context.Context, needGitHub bool) (snapshot, error
 	}
 
 	snap := snapshot{github: true}
-	ghRunners, err := m.cfg.GitHub.ListRunners(ctx, m.owner.Prefix())
+	ghRunners, err := m.github.ListRunners(ctx, m.owner.Prefix())
 	if err != nil {
 		if needGitHub {
 			return snapshot{}, fmt.Errorf("cannot list GitHub runners: %w", err)
@@ -264,11 +315,11 @@ func installedAt(in Instance) time.Time {
 // process is alive.
 func (m *Manager) probeAlive(ctx context.Context, instances []Instance) []bool {
 	alive := make([]bool, len(instances))
-	m.parallel(ctx, len(instances), func(ctx context.Context, i int) {
+	parallel(ctx, m.cfg.MaxParallel, len(instances), func(ctx context.Context, i int) {
 		if !instances[i].Running {
 			return
 		}
-		res, err := m.cfg.Instances.Exec(ctx, instances[i].Name, Command{Args: aliveCheck})
+		res, err := m.instances.Exec(ctx, instances[i].Name, Command{Args: aliveCheck})
 		alive[i] = err == nil && res.ExitCode == 0
 		if err != nil {
 			m.log.Debug("cannot check runner process", "runner", instances[i].Name, "error", err)
@@ -277,9 +328,9 @@ func (m *Manager) probeAlive(ctx context.Context, instances []Instance) []bool {
 	return alive
 }
 
-// parallel runs fn for 0..n-1 with at most MaxParallel at once.
-func (m *Manager) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int)) {
-	sem := make(chan struct{}, m.cfg.MaxParallel)
+// parallel runs fn for 0..n-1 with at most limit at once.
+func parallel(ctx context.Context, limit, n int, fn func(ctx context.Context, i int)) {
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
 		wg.Add(1)

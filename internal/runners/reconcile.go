@@ -138,8 +138,9 @@ func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (R
 			defer close(done)
 			m.remove(ctx, removals, &result, &mu)
 		}()
-		healthy += m.create(ctx, diff, res, &result, &mu)
+		m.create(ctx, diff, res, &result, &mu)
 		<-done
+		healthy += len(result.Created)
 	default:
 		m.remove(ctx, removals, &result, &mu)
 	}
@@ -261,7 +262,7 @@ type removal struct {
 
 // remove carries out removals in parallel, recording each in result.
 func (m *Manager) remove(ctx context.Context, removals []removal, result *Result, mu *sync.Mutex) {
-	m.parallel(ctx, len(removals), func(ctx context.Context, i int) {
+	parallel(ctx, m.cfg.MaxParallel, len(removals), func(ctx context.Context, i int) {
 		r := removals[i]
 		err := m.removeOne(ctx, r)
 		mu.Lock()
@@ -293,7 +294,7 @@ func (m *Manager) removeOne(ctx context.Context, r removal) error {
 		if !r.instance {
 			return nil
 		}
-		if err := m.cfg.Instances.DeleteInstance(ctx, name); err != nil {
+		if err := m.instances.DeleteInstance(ctx, name); err != nil {
 			return fmt.Errorf("cannot delete runner %s: %w", name, err)
 		}
 		return nil
@@ -304,7 +305,7 @@ func (m *Manager) removeOne(ctx context.Context, r removal) error {
 		}
 	}
 	if r.deregister && id != 0 {
-		err := m.cfg.GitHub.DeleteRunner(ctx, id)
+		err := m.github.DeleteRunner(ctx, id)
 		switch {
 		case errors.Is(err, github.ErrBusy) && r.idleOnly:
 			m.log.Info("Runner took a job; leaving it", "runner", name)
