@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -198,135 +196,25 @@ type RunnerInfo struct {
 	Busy          bool
 	Healthy       bool
 	State         RunnerState
-	Reason        string // why a runner is dead or a ghost
+	Reason        Reason // why a runner is dead or a ghost
 	InstalledAt   time.Time
 }
 
-// Runners lists this unit's runners as LXD and GitHub see them.
+// Runners lists this unit's runners as LXD and GitHub see them. It needs
+// GitHub.
 func (m *Manager) Runners(ctx context.Context) ([]RunnerInfo, error) {
-	snap, err := m.observe(ctx, true)
+	snap, err := m.look(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return snap.runners, nil
+	if snap.githubErr != nil {
+		return nil, snap.githubErr
+	}
+	m.probe(ctx, &snap)
+	return judge(snap, m.cfg.BootstrapTimeout), nil
 }
 
-// snapshot is one look at LXD and GitHub.
-type snapshot struct {
-	runners []RunnerInfo
-	// github is false when GitHub could not be asked; then only what LXD
-	// shows is known and nothing GitHub-dependent may be decided.
-	github    bool
-	githubErr error
-}
-
-// observe lists this unit's instances and GitHub runners once each and judges
-// every runner. With needGitHub, a GitHub failure is returned as the error;
-// otherwise the snapshot is marked as LXD-only.
-func (m *Manager) observe(ctx context.Context, needGitHub bool) (snapshot, error) {
-	instances, err := m.instances.ListInstances(ctx, m.owner.Keys(RoleRunner))
-	if err != nil {
-		return snapshot{}, fmt.Errorf("cannot list runner instances: %w", err)
-	}
-	var owned []Instance
-	for _, in := range instances {
-		if m.owner.OwnsInstance(in.Name, in.Config, RoleRunner) {
-			owned = append(owned, in)
-		}
-	}
-
-	snap := snapshot{github: true}
-	ghRunners, err := m.github.ListRunners(ctx, m.owner.Prefix())
-	if err != nil {
-		if needGitHub {
-			return snapshot{}, fmt.Errorf("cannot list GitHub runners: %w", err)
-		}
-		snap.github, snap.githubErr = false, fmt.Errorf("cannot list GitHub runners: %w", err)
-	}
-	byName := map[string]github.Runner{}
-	for _, r := range ghRunners {
-		if m.owner.OwnsName(r.Name) {
-			byName[r.Name] = r
-		}
-	}
-
-	alive := m.probeAlive(ctx, owned)
-	now := m.cfg.Now()
-	for i, in := range owned {
-		info := RunnerInfo{Name: in.Name, InstanceState: in.Status}
-		info.InstalledAt = installedAt(in)
-		gh, onGitHub := byName[in.Name]
-		if onGitHub {
-			info.GitHubID, info.Online, info.Busy = gh.ID, gh.Online(), gh.Busy
-			delete(byName, in.Name)
-		}
-		recordedID, _ := strconv.ParseInt(in.Config[KeyGitHubID], 10, 64)
-		age := now.Sub(info.InstalledAt)
-		switch {
-		case !in.Running:
-			info.State, info.Reason = StateDead, "instance "+statusWord(in.Status)
-		case !alive[i]:
-			info.State, info.Reason = StateDead, "runner process not alive"
-		case !snap.github:
-			// Alive, and nothing more is known: keep it.
-			info.State = StateStarting
-		case info.Busy:
-			info.State = StateBusy
-		case info.Online:
-			info.State = StateIdle
-		case !onGitHub && recordedID != 0:
-			info.State, info.Reason = StateDead, "de-registered from GitHub"
-		case age > m.cfg.BootstrapTimeout:
-			info.State, info.Reason = StateDead, fmt.Sprintf("not online after %s", m.cfg.BootstrapTimeout)
-		default:
-			info.State = StateStarting
-		}
-		if info.GitHubID == 0 {
-			info.GitHubID = recordedID
-		}
-		info.Healthy = info.State != StateDead
-		snap.runners = append(snap.runners, info)
-	}
-	for _, gh := range byName {
-		snap.runners = append(snap.runners, RunnerInfo{
-			Name: gh.Name, GitHubID: gh.ID, Online: gh.Online(), Busy: gh.Busy,
-			State: StateGhost, Reason: "on GitHub without an instance",
-		})
-	}
-	sort.Slice(snap.runners, func(i, j int) bool { return snap.runners[i].Name < snap.runners[j].Name })
-	return snap, nil
-}
-
-func statusWord(s string) string {
-	if s == "" {
-		return "not running"
-	}
-	return "status " + s
-}
-
-func installedAt(in Instance) time.Time {
-	if t, err := time.Parse(time.RFC3339Nano, in.Config[KeyInstalledAt]); err == nil {
-		return t
-	}
-	return in.CreatedAt
-}
-
-// probeAlive checks, in parallel, whether each running instance's runner
-// process is alive.
-func (m *Manager) probeAlive(ctx context.Context, instances []Instance) []bool {
-	alive := make([]bool, len(instances))
-	parallel(ctx, m.cfg.MaxParallel, len(instances), func(ctx context.Context, i int) {
-		if !instances[i].Running {
-			return
-		}
-		res, err := m.instances.Exec(ctx, instances[i].Name, Command{Args: aliveCheck})
-		alive[i] = err == nil && res.ExitCode == 0
-		if err != nil {
-			m.log.Debug("cannot check runner process", "runner", instances[i].Name, "error", err)
-		}
-	})
-	return alive
-}
+func (m *Manager) lockPath() string { return filepath.Join(m.cfg.StateDir, "runners.lock") }
 
 // parallel runs fn for 0..n-1 with at most limit at once.
 func parallel(ctx context.Context, limit, n int, fn func(ctx context.Context, i int)) {

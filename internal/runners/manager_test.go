@@ -181,7 +181,8 @@ func TestRunnerNeverOnlineIsReplaced(t *testing.T) {
 	ahead.Store(int64(2 * time.Minute)) // past the bootstrap timeout
 	r, err = m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
-	require.Equal(t, []runners.Removal{{Name: first, Reason: "dead: not online after 1m0s"}}, r.Removed)
+	require.Equal(t, []runners.Removal{{Name: first, Reason: runners.Reason{Kind: runners.RemovalBootstrapTimeout, Timeout: time.Minute}}}, r.Removed)
+	require.Equal(t, "dead: not online after 1m0s", r.Removed[0].Reason.String())
 	require.Len(t, r.Created, 1)
 	_, ok := f.sim.RunnerByName(org, first)
 	require.False(t, ok, "the dead runner is de-registered")
@@ -609,7 +610,8 @@ func TestBusyGhostIsNotAFailure(t *testing.T) {
 	require.NoError(t, f.sim.SetRunnerBusy(r.ID, false))
 	res3, err := m.Reconcile(f.ctx, 0, res)
 	require.NoError(t, err)
-	require.Equal(t, []runners.Removal{{Name: ghost, Reason: "ghost: on GitHub without an instance"}}, res3.Removed)
+	require.Equal(t, []runners.Removal{{Name: ghost, Reason: runners.Reason{Kind: runners.RemovalGhost}}}, res3.Removed)
+	require.Equal(t, "ghost: on GitHub without an instance", res3.Removed[0].Reason.String())
 }
 
 func TestRegistrationTokenFallback(t *testing.T) {
