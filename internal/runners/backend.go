@@ -42,9 +42,6 @@ type LaunchSpec struct {
 type Command struct {
 	Args []string
 	Env  map[string]string
-	UID  int
-	GID  int
-	Cwd  string
 }
 
 // ExecResult is how a Command ended.

@@ -545,7 +545,7 @@ func TestWatcherReplacesFinishedRunnerAtOnce(t *testing.T) {
 	triggered := make(chan struct{}, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- m.WatchRunnerExits(ctx, runners.WatchOptions{
+		done <- runners.WatchRunnerExits(ctx, m.Owner(), runners.WatchOptions{
 			Events:   runners.LXDInstances{Client: f.lxd},
 			Debounce: 100 * time.Millisecond,
 			Trigger: func(ctx context.Context) error {
