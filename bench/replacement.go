@@ -24,7 +24,7 @@ type Replacement struct {
 	// CharmEvent is the charm's exit watcher (reconcile-on-exit), when the
 	// charm has one.
 	CharmEvent []time.Duration
-	// Event is Manager.WatchRunnerExits in-process, reconciling at once.
+	// Event is runners.WatchRunnerExits in-process, reconciling at once.
 	Event []time.Duration
 	// Interval is the charm's default reconcile-interval.
 	Interval time.Duration
@@ -105,13 +105,13 @@ func (b *bench) replacement(ctx context.Context, rep *Report) error {
 	wctx, stop := context.WithCancel(ctx)
 	watched := make(chan error, 1)
 	go func() {
-		watched <- m.WatchRunnerExits(wctx, runners.WatchOptions{Events: runners.LXDInstances{Client: b.r.LXD}, Trigger: reconcile})
+		watched <- runners.WatchRunnerExits(wctx, m.Owner(), runners.WatchOptions{Events: runners.LXDInstances{Client: b.r.LXD}, Trigger: reconcile})
 	}()
 	var werr error
 	for range b.s.rounds {
 		d, err := b.replaceOnce(ctx, u, "bench-direct", nil)
 		if err != nil {
-			werr = fmt.Errorf("Manager.WatchRunnerExits: %w", err)
+			werr = fmt.Errorf("runners.WatchRunnerExits: %w", err)
 			break
 		}
 		rp.Event = append(rp.Event, d)

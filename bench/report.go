@@ -166,7 +166,7 @@ func (r *Report) Markdown() string {
 			w("| **event path: the charm's exit watcher** (`reconcile-on-exit`: `github-runner watch` follows LXD's events and dispatches `reconcile-runners` through `juju-exec`) | %s | %s |\n",
 				secs(median(rp.CharmEvent)), spread(rp.CharmEvent))
 		}
-		w("| event path: `Manager.WatchRunnerExits` in-process, reconciling on each exit | %s | %s |\n", secs(median(rp.Event)), spread(rp.Event))
+		w("| event path: `runners.WatchRunnerExits` in-process, reconciling on each exit | %s | %s |\n", secs(median(rp.Event)), spread(rp.Event))
 		wait := rp.Interval/2 + rp.Interval/8
 		w("| timer path as deployed without the watcher (computed: the charm's fired-at-once figure + the mean wait for the next tick, %s/2, + the mean random delay, %s/8; not measured) | %s | – |\n\n",
 			rp.Interval, rp.Interval, secs(median(rp.Timer)+wait))

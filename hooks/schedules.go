@@ -12,6 +12,7 @@ import (
 	"charm.example/github-runner/internal/cli"
 	"charm.example/github-runner/internal/juju"
 	"charm.example/github-runner/internal/pool"
+	"charm.example/github-runner/internal/runners"
 	"charm.example/github-runner/internal/schedule"
 )
 
@@ -22,8 +23,6 @@ const (
 	reconcileJobTimeout = 30 * time.Minute
 	// imageJobTimeout bounds one image rebuild run.
 	imageJobTimeout = 90 * time.Minute
-	// imageRebuildEvery is how often the runner image is rebuilt.
-	imageRebuildEvery = 6 * time.Hour
 )
 
 // jobSuffix turns a unit name into a file name part: github-runner-0.
@@ -47,17 +46,16 @@ func TimerJob(s pool.Settings, unit string, backend schedule.Backend) schedule.J
 	}
 }
 
-// ImageBuildJob is the cron entry that rebuilds the runner image four
-// times a day; it bounds a run and never lets two overlap.
+// ImageBuildJob is the job that rebuilds the runner image; its cron entry
+// (schedule.ScheduleRunnerImageBuild) runs four times a day, bounds a run
+// and never lets two overlap.
 func ImageBuildJob(s pool.Settings, unit string) schedule.Job {
 	return schedule.Job{
-		Name:     "github-runner-image-build-" + jobSuffix(unit),
-		Unit:     unit,
-		Event:    schedule.EventBuildImage,
-		Interval: imageRebuildEvery,
-		Timeout:  imageJobTimeout,
-		Backend:  schedule.Cron,
-		CronDir:  s.CronDirectory,
+		Name:    "github-runner-image-build-" + jobSuffix(unit),
+		Unit:    unit,
+		Event:   schedule.EventBuildImage,
+		Timeout: imageJobTimeout,
+		CronDir: s.CronDirectory,
 	}
 }
 
@@ -125,7 +123,7 @@ func (sc schedules) Ensure(ctx context.Context, p *pool.Pool, old *pool.Applied)
 	if changed {
 		sc.ev.Log.Info("reconcile timer installed", "job", job.Name, "every", job.Interval.String(), "backend", string(job.Backend))
 	}
-	if _, err := ImageBuildJob(s, unit).Install(ctx); err != nil {
+	if _, err := schedule.ScheduleRunnerImageBuild(ctx, ImageBuildJob(s, unit), p.Owner().Prefix()); err != nil {
 		return fmt.Errorf("cannot schedule the runner image rebuilds: %w", err)
 	}
 	return sc.ensureWatcher(ctx, s, p.LXDSocket())
@@ -190,13 +188,16 @@ func (sc schedules) remove(ctx context.Context, s pool.Settings) error {
 	if err := sc.removeWatcher(ctx, s); err != nil {
 		errs = append(errs, err)
 	}
-	for _, job := range []schedule.Job{TimerJob(s, unit, sc.c.deps.TimerBackend), ImageBuildJob(s, unit)} {
-		if !anyExists(job.Paths()) {
-			continue
-		}
+	if job := TimerJob(s, unit, sc.c.deps.TimerBackend); anyExists(job.Paths()) {
 		if err := job.Remove(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("cannot remove %s: %w", job.Name, err))
+			errs = append(errs, fmt.Errorf("cannot remove the reconcile timer: %w", err))
 		}
+	}
+	owner, err := runners.NewOwner(sc.ev.Juju.Env().AppName(), unit)
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := schedule.UnscheduleRunnerImageBuild(ctx, s.CronDirectory, owner.Prefix()); err != nil {
+		errs = append(errs, fmt.Errorf("cannot remove the image rebuild cron entry: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -165,15 +165,15 @@ func (r *Rig) buildImage(ctx context.Context, base string) error {
 	if err != nil {
 		return err
 	}
-	dl, err := m.LatestRunnerBinary(ctx, "linux")
+	dl, err := m.RunnerApp().Latest(ctx, "linux")
 	if err != nil {
 		return err
 	}
-	if _, err := m.UpdateRunnerBinary(ctx, dl); err != nil {
+	if _, err := m.RunnerApp().Update(ctx, dl); err != nil {
 		return err
 	}
 	r.binaryDir = filepath.Join(u.StateDir, runnerBinaryDir)
-	return m.BuildRunnerImage(ctx)
+	return m.Image().Build(ctx)
 }
 
 // runnerBinaryDir is the runner manager's folder for the runner

@@ -200,7 +200,7 @@ func check(ctx context.Context, args []string, sio IO) int {
 	list := make([]runnerJSON, 0, len(rs))
 	for _, r := range rs {
 		list = append(list, runnerJSON{Name: r.Name, State: string(r.State), Online: r.Online, Busy: r.Busy,
-			GitHubID: r.GitHubID, Instance: r.InstanceState, Reason: r.Reason})
+			GitHubID: r.GitHubID, Instance: r.InstanceState, Reason: r.Reason.String()})
 	}
 	e.emit(map[string]any{
 		"unit": e.s.unit, "wanted": e.cfg.VirtualMachines, "online": counts.Online, "offline": counts.Offline,

@@ -177,12 +177,12 @@ func (p *Pool) Owner() runners.Owner { return p.mgr.Owner() }
 func (p *Pool) LXDSocket() string { return p.lxd.Socket() }
 
 // ImageAlias is the alias of the unit's runner image.
-func (p *Pool) ImageAlias() string { return p.mgr.ImageAlias() }
+func (p *Pool) ImageAlias() string { return p.mgr.Image().Alias() }
 
 // RunnerVersion is the version of the runner application in place, or ""
 // when there is none.
 func (p *Pool) RunnerVersion() string {
-	v, _ := p.mgr.RunnerBinaryVersion()
+	v, _ := p.mgr.RunnerApp().Version()
 	return v
 }
 
@@ -315,8 +315,8 @@ type BinaryUpdate struct {
 // GitHub offers another. A new version is reported to the Reporter.
 func (p *Pool) EnsureRunnerBinary(ctx context.Context, newest bool) (BinaryUpdate, error) {
 	var up BinaryUpdate
-	has := p.mgr.HasRunnerBinary()
-	if v, err := p.mgr.RunnerBinaryVersion(); err == nil {
+	has := p.mgr.RunnerApp().Has()
+	if v, err := p.mgr.RunnerApp().Version(); err == nil {
 		up.Previous, up.Version = v, v
 	}
 	if has && !newest {
@@ -331,15 +331,15 @@ func (p *Pool) EnsureRunnerBinary(ctx context.Context, newest bool) (BinaryUpdat
 	}
 	ctx, cancel := context.WithTimeout(ctx, BinaryTimeout)
 	defer cancel()
-	dl, err := p.mgr.LatestRunnerBinary(ctx, "linux")
+	dl, err := p.mgr.RunnerApp().Latest(ctx, "linux")
 	if err != nil {
 		return up, p.scoped(err)
 	}
-	changed, err := p.mgr.UpdateRunnerBinary(ctx, dl)
+	changed, err := p.mgr.RunnerApp().Update(ctx, dl)
 	if err != nil {
 		return up, err
 	}
-	v, err := p.mgr.RunnerBinaryVersion()
+	v, err := p.mgr.RunnerApp().Version()
 	if err != nil {
 		return up, err
 	}
@@ -359,7 +359,7 @@ func (p *Pool) EnsureRunnerBinary(ctx context.Context, newest bool) (BinaryUpdat
 func (p *Pool) HasImage(ctx context.Context) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, LookTimeout)
 	defer cancel()
-	return p.mgr.HasRunnerImage(ctx)
+	return p.mgr.Image().Exists(ctx)
 }
 
 // BuildImage builds the unit's runner image, for reason, putting the
@@ -379,10 +379,10 @@ func (p *Pool) BuildImage(ctx context.Context, reason string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, ImageTimeout)
 	defer cancel()
-	if err := p.mgr.BuildRunnerImage(ctx); err != nil {
+	if err := p.mgr.Image().Build(ctx); err != nil {
 		return err
 	}
-	p.log.Info("runner image built", "alias", p.mgr.ImageAlias(), "reason", reason)
+	p.log.Info("runner image built", "alias", p.mgr.Image().Alias(), "reason", reason)
 	return nil
 }
 

@@ -110,7 +110,7 @@ func TestReportKeys(t *testing.T) {
 		"starting-runners": "a-0-3", "unhealthy-runners": "a-0-4,a-0-5",
 	}, report)
 	res := pool.ResultReport(runners.Result{Before: 1, After: 2, Delta: 1, Created: []string{"a-0-9"},
-		Removed:  []runners.Removal{{Name: "a-0-1", Reason: "dead: runner process not alive"}},
+		Removed:  []runners.Removal{{Name: "a-0-1", Reason: runners.Reason{Kind: runners.RemovalProcessGone}}},
 		Failures: []runners.Failure{{Name: "a-0-8", Err: errors.New("boom")}}})
 	check(res)
 	require.Equal(t, "a-0-1 (dead: runner process not alive)", res["removed-runners"])

@@ -42,9 +42,6 @@ type LaunchSpec struct {
 type Command struct {
 	Args []string
 	Env  map[string]string
-	UID  int
-	GID  int
-	Cwd  string
 }
 
 // ExecResult is how a Command ended.
@@ -57,7 +54,10 @@ type ExecResult struct {
 // ErrNotFound is what Instances returns for a missing image alias.
 var ErrNotFound = errors.New("not found")
 
-// Instances is what the manager needs of LXD.
+// Instances is what the manager and its parts need of LXD, together: the
+// image builder uses all of it; a reconcile, the installation of the
+// runner application and the exit watcher declare the few methods they
+// call.
 type Instances interface {
 	// ListInstances lists the instances carrying every key of keys.
 	ListInstances(ctx context.Context, keys map[string]string) ([]Instance, error)
@@ -86,7 +86,9 @@ type Instances interface {
 	DeleteImageAlias(ctx context.Context, alias string) error
 }
 
-// GitHub is what the manager needs of GitHub.
+// GitHub is what the manager and its parts need of GitHub, together: a
+// reconcile registers, lists and removes runners; the runner application
+// store lists downloads.
 type GitHub interface {
 	// ListRunners lists the runners whose names start with prefix.
 	ListRunners(ctx context.Context, prefix string) ([]github.Runner, error)

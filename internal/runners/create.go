@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -16,68 +15,10 @@ import (
 	"charm.example/github-runner/internal/github"
 )
 
-// Paths inside a runner instance.
-const (
-	runnerDir     = "/opt/actions-runner"
-	startScript   = runnerDir + "/start-runner.sh"
-	pidFile       = "/run/github-runner.pid"
-	runnerLogFile = "/var/log/github-runner.log"
-	versionFile   = runnerDir + "/.runner-version"
-	// secretsFile holds the runner's secret settings (the JIT config, or
-	// the registration token) for the start script, root-only, until the
-	// script has read and removed it.
-	secretsFile = "/run/github-runner.env"
-	// runnerUID is the unprivileged user runners run as (`ubuntu`).
-	runnerUID = 1000
-)
-
-// aliveCheck exits 0 when the runner's start script is still running.
-var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 \"$pid\""}
-
-// startRunnerScript runs as root inside the instance, detached. It reads
-// the runner's secret settings (the JIT config or, as a fallback, a
-// registration token) from a root-only file pushed through LXD's file API,
-// removes the file, and runs the runner application as the unprivileged
-// user with them in its environment: never in an argv, neither inside the
-// instance nor on the host (LXD 5.0 runs an exec as
-// `lxd forkexec ... -- env K=V ... -- CMD`, so an exec's environment shows
-// in the host's process list). When the runner ends (after its one job) it
-// records the exit code and powers the instance off, and LXD deletes the
-// ephemeral instance.
-const startRunnerScript = `#!/bin/sh
-# Started by the github-runner charm. Runs the runner once, then powers off.
-cd ` + runnerDir + ` || exit 1
-if [ -f ` + secretsFile + ` ]; then
-	set -a
-	. ` + secretsFile + `
-	set +a
-	rm -f ` + secretsFile + `
-fi
-user=$(awk -F: '$3 == ` + "1000" + ` {print $1; exit}' /etc/passwd)
-if [ -n "${ACTIONS_RUNNER_INPUT_TOKEN:-}" ]; then
-	su -p -s /bin/sh "$user" -c './config.sh --unattended --ephemeral --disableupdate --replace --url "$RUNNER_URL" --name "$RUNNER_NAME" --labels "$RUNNER_LABELS" --runnergroup "$RUNNER_GROUP"' || { echo "config.sh failed"; sync; poweroff -f; exit 1; }
-	unset ACTIONS_RUNNER_INPUT_TOKEN
-fi
-su -p -s /bin/sh "$user" -c ./run.sh
-rc=$?
-echo "runner exited with code $rc"
-echo "$rc" > /run/github-runner.exit
-# Nothing of an ephemeral runner outlives it: power off at once, without
-# the init system's shutdown, so LXD deletes it (and the exit watcher sees
-# it go) seconds sooner.
-sync
-poweroff -f
-`
-
-// launchCmd starts the start script detached and records its pid before
-// returning, so an alive check right after sees it.
-var launchCmd = []string{"sh", "-c", "setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile}
-
-// create starts n runners in parallel and returns how many started.
-func (m *Manager) create(ctx context.Context, n int, res Resources, result *Result, mu *sync.Mutex) int {
-	started := 0
-	binary, binErr := m.currentBinary()
-	m.parallel(ctx, n, func(ctx context.Context, _ int) {
+// create starts n runners in parallel, recording each in result.
+func (m *Manager) create(ctx context.Context, n int, res Resources, result *Result, mu *sync.Mutex) {
+	binary, binErr := m.app.current()
+	parallel(ctx, m.cfg.MaxParallel, n, func(ctx context.Context, _ int) {
 		name := m.owner.NewName()
 		err := m.createOne(ctx, name, res, binary, binErr)
 		mu.Lock()
@@ -86,10 +27,8 @@ func (m *Manager) create(ctx context.Context, n int, res Resources, result *Resu
 			result.Failures = append(result.Failures, Failure{Name: name, Err: err})
 			return
 		}
-		started++
 		result.Created = append(result.Created, name)
 	})
-	return started
 }
 
 // createOne starts one runner. Whatever fails, what it made is undone: the
@@ -105,12 +44,12 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if launched {
-			if derr := m.cfg.Instances.DeleteInstance(cctx, name); derr != nil {
+			if derr := m.instances.DeleteInstance(cctx, name); derr != nil {
 				err = errors.Join(err, fmt.Errorf("cannot clean up instance %s: %w", name, derr))
 			}
 		}
 		if id != 0 {
-			if derr := m.cfg.GitHub.DeleteRunner(cctx, id); derr != nil {
+			if derr := m.github.DeleteRunner(cctx, id); derr != nil {
 				err = errors.Join(err, fmt.Errorf("cannot clean up GitHub runner %s: %w", name, derr))
 			}
 		}
@@ -118,7 +57,7 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 
 	env := map[string]string{}
 	labels := m.runnerLabels()
-	jit, err := m.cfg.GitHub.GenerateJITConfig(ctx, github.JITRequest{Name: name, Labels: labels, Group: m.cfg.Group})
+	jit, err := m.github.GenerateJITConfig(ctx, github.JITRequest{Name: name, Labels: labels, Group: m.cfg.Group})
 	switch {
 	case err == nil:
 		id = jit.Runner.ID
@@ -126,12 +65,12 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 	case errors.Is(err, github.ErrNotFound):
 		// A server without JIT configs (older GitHub Enterprise Server):
 		// fall back to a registration token for config.sh.
-		tok, terr := m.cfg.GitHub.RegistrationToken(ctx)
+		tok, terr := m.github.RegistrationToken(ctx)
 		if terr != nil {
 			return fmt.Errorf("cannot register runner %s: %w", name, terr)
 		}
 		env["ACTIONS_RUNNER_INPUT_TOKEN"] = tok.Value
-		env["RUNNER_URL"] = m.cfg.GitHub.WebURL()
+		env["RUNNER_URL"] = m.github.WebURL()
 		env["RUNNER_NAME"] = name
 		env["RUNNER_LABELS"] = strings.Join(labels, ",")
 		env["RUNNER_GROUP"] = m.cfg.Group
@@ -156,7 +95,7 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 		Devices:   map[string]map[string]string{"root": {"type": "disk", "path": "/", "pool": m.cfg.StoragePool, "size": FormatSize(res.Disk)}},
 	}
 	launched = true
-	if err := m.cfg.Instances.LaunchInstance(ctx, spec); err != nil {
+	if err := m.instances.LaunchInstance(ctx, spec); err != nil {
 		return fmt.Errorf("cannot launch runner %s: %w", name, err)
 	}
 
@@ -167,13 +106,13 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 			return err
 		}
 	}
-	if err := m.cfg.Instances.PushFile(ctx, name, startScript, strings.NewReader(startRunnerScript), 0, 0, 0o755); err != nil {
+	if err := m.instances.PushFile(ctx, name, startScript, strings.NewReader(startRunnerScript), 0, 0, 0o755); err != nil {
 		return fmt.Errorf("cannot set up runner %s: %w", name, err)
 	}
-	if err := m.cfg.Instances.PushFile(ctx, name, secretsFile, strings.NewReader(envFile(env)), 0, 0, 0o600); err != nil {
+	if err := m.instances.PushFile(ctx, name, secretsFile, strings.NewReader(envFile(env)), 0, 0, 0o600); err != nil {
 		return fmt.Errorf("cannot set up runner %s: %w", name, err)
 	}
-	out, err := m.cfg.Instances.Exec(ctx, name, Command{Args: launchCmd})
+	out, err := m.instances.Exec(ctx, name, Command{Args: launchCmd})
 	if err != nil {
 		return fmt.Errorf("cannot start runner %s: %w", name, err)
 	}
@@ -202,54 +141,16 @@ func (m *Manager) runnerLabels() []string {
 	return labels
 }
 
-// envFile renders settings as sh assignments, each value single-quoted.
-func envFile(settings map[string]string) string {
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k + "=" + shellQuote(settings[k]) + "\n")
-	}
-	return b.String()
-}
-
 // ensureRunnerApp installs binary in the instance unless the image already
 // has that version.
 func (m *Manager) ensureRunnerApp(ctx context.Context, name string, binary runnerBinary) error {
-	out, err := m.cfg.Instances.Exec(ctx, name, Command{Args: []string{"cat", versionFile}})
+	out, err := m.instances.Exec(ctx, name, Command{Args: []string{"cat", versionFile}})
 	if err == nil && out.ExitCode == 0 && strings.TrimSpace(string(out.Stdout)) == binary.Version {
 		return nil
 	}
 	m.log.Info("Installing runner application", "runner", name, "version", binary.Version)
-	if err := m.installRunnerApp(ctx, name, binary); err != nil {
+	if err := installRunnerApp(ctx, m.instances, name, binary); err != nil {
 		return fmt.Errorf("cannot install runner application in %s: %w", name, err)
-	}
-	return nil
-}
-
-// installRunnerApp pushes the tarball into an instance and unpacks it into
-// the runner folder, owned by the runner user.
-func (m *Manager) installRunnerApp(ctx context.Context, name string, binary runnerBinary) error {
-	f, err := os.Open(binary.Path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	const tarball = "/tmp/actions-runner.tar.gz"
-	if err := m.cfg.Instances.PushFile(ctx, name, tarball, f, 0, 0, 0o644); err != nil {
-		return err
-	}
-	script := fmt.Sprintf("set -e; rm -rf %[1]s; mkdir -p %[1]s; tar -xzf %[2]s -C %[1]s; rm -f %[2]s; echo %[3]q > %[4]s; chown -R %[5]d:%[5]d %[1]s",
-		runnerDir, tarball, binary.Version, versionFile, runnerUID)
-	out, err := m.cfg.Instances.Exec(ctx, name, Command{Args: []string{"sh", "-c", script}})
-	if err != nil {
-		return err
-	}
-	if out.ExitCode != 0 {
-		return fmt.Errorf("unpacking failed with exit code %d: %s", out.ExitCode, bytes.TrimSpace(out.Stderr))
 	}
 	return nil
 }

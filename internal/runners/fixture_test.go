@@ -130,14 +130,14 @@ func buildSharedImage(ctx context.Context, client *lxd.Client, gh *github.Client
 	if err != nil {
 		return "", err
 	}
-	dl, err := m.LatestRunnerBinary(ctx, "linux")
+	dl, err := m.RunnerApp().Latest(ctx, "linux")
 	if err != nil {
 		return "", err
 	}
-	if _, err := m.UpdateRunnerBinary(ctx, dl); err != nil {
+	if _, err := m.RunnerApp().Update(ctx, dl); err != nil {
 		return "", err
 	}
-	if err := m.BuildRunnerImage(ctx); err != nil {
+	if err := m.Image().Build(ctx); err != nil {
 		return "", err
 	}
 	return alias, nil

@@ -1,78 +1,88 @@
 package runners
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
 	"time"
-
-	"charm.example/github-runner/internal/atomicfile"
 )
 
-// HasRunnerImage says whether the runner image alias exists in LXD.
-func (m *Manager) HasRunnerImage(ctx context.Context) (bool, error) {
-	_, err := m.cfg.Instances.ImageAlias(ctx, m.cfg.ImageAlias)
+// ImageBuilder builds a unit's runner image and says whether it exists.
+type ImageBuilder struct {
+	owner Owner
+	// instances is LXD; the builder uses all of Instances.
+	instances       Instances
+	app             *AppStore
+	alias           string
+	base            ImageSource
+	instanceType    string
+	packages        []string
+	dockerhubMirror string
+	profiles        []string
+	log             *slog.Logger
+}
+
+// Exists says whether the runner image alias exists in LXD.
+func (b *ImageBuilder) Exists(ctx context.Context) (bool, error) {
+	_, err := b.instances.ImageAlias(ctx, b.alias)
 	switch {
 	case err == nil:
 		return true, nil
 	case errors.Is(err, ErrNotFound):
 		return false, nil
 	default:
-		return false, fmt.Errorf("cannot look up runner image %s: %w", m.cfg.ImageAlias, err)
+		return false, fmt.Errorf("cannot look up runner image %s: %w", b.alias, err)
 	}
 }
 
-// ImageAlias is the alias of the runner image.
-func (m *Manager) ImageAlias() string { return m.cfg.ImageAlias }
+// Alias is the alias of the runner image.
+func (b *ImageBuilder) Alias() string { return b.alias }
 
-// BuildRunnerImage builds the runner image: it launches a builder from the
-// base image, installs the configured packages and the verified runner
-// application, publishes the stopped builder as an image, points the alias
-// at it and deletes the builder and the previous image. Until the alias
-// moves the old image keeps serving new runners, and a failed build leaves
-// it in service and removes what the build made.
-func (m *Manager) BuildRunnerImage(ctx context.Context) (err error) {
-	binary, err := m.currentBinary()
+// Build builds the runner image: it launches a builder from the base image,
+// installs the configured packages and the verified runner application,
+// publishes the stopped builder as an image, points the alias at it and
+// deletes the builder and the previous image. Until the alias moves the old
+// image keeps serving new runners, and a failed build leaves it in service
+// and removes what the build made.
+func (b *ImageBuilder) Build(ctx context.Context) (err error) {
+	binary, err := b.app.current()
 	if err != nil {
 		return fmt.Errorf("cannot build runner image: %w", err)
 	}
-	m.removeStaleBuilders(ctx)
+	b.removeStaleBuilders(ctx)
 
-	name := m.owner.builderName()
+	name := b.owner.builderName()
 	var fingerprint string
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		if derr := m.cfg.Instances.DeleteInstance(cctx, name); derr != nil {
-			m.log.Warn("Cannot delete image builder", "builder", name, "error", derr)
+		if derr := b.instances.DeleteInstance(cctx, name); derr != nil {
+			b.log.Warn("Cannot delete image builder", "builder", name, "error", derr)
 		}
 		if err != nil && fingerprint != "" {
-			if derr := m.cfg.Instances.DeleteImage(cctx, fingerprint); derr != nil {
-				m.log.Warn("Cannot delete unfinished image", "fingerprint", fingerprint, "error", derr)
+			if derr := b.instances.DeleteImage(cctx, fingerprint); derr != nil {
+				b.log.Warn("Cannot delete unfinished image", "fingerprint", fingerprint, "error", derr)
 			}
 		}
 	}()
 
-	m.log.Info("Building runner image", "alias", m.cfg.ImageAlias, "base", m.cfg.BaseImage.Alias, "builder", name)
+	b.log.Info("Building runner image", "alias", b.alias, "base", b.base.Alias, "builder", name)
 	spec := LaunchSpec{
 		Name:     name,
-		Type:     m.cfg.InstanceType,
-		Source:   m.cfg.BaseImage,
-		Config:   m.owner.Keys(RoleBuilder),
-		Profiles: append([]string{"default"}, m.cfg.Profiles...),
+		Type:     b.instanceType,
+		Source:   b.base,
+		Config:   b.owner.Keys(RoleBuilder),
+		Profiles: append([]string{"default"}, b.profiles...),
 	}
-	if err := m.cfg.Instances.LaunchInstance(ctx, spec); err != nil {
+	if err := b.instances.LaunchInstance(ctx, spec); err != nil {
 		return fmt.Errorf("cannot launch image builder: %w", err)
 	}
-	for _, step := range m.buildSteps() {
-		m.log.Info("Image build step", "step", step.name)
-		out, err := m.cfg.Instances.Exec(ctx, name, Command{Args: []string{"sh", "-c", stepWrapper(step.script)}, Env: step.env})
+	for _, step := range b.buildSteps() {
+		b.log.Info("Image build step", "step", step.name)
+		out, err := b.instances.Exec(ctx, name, Command{Args: []string{"sh", "-c", stepWrapper(step.script)}, Env: step.env})
 		if err != nil {
 			return fmt.Errorf("image build step %q: %w", step.name, err)
 		}
@@ -80,49 +90,49 @@ func (m *Manager) BuildRunnerImage(ctx context.Context) (err error) {
 			return fmt.Errorf("image build step %q failed with exit code %d: %s", step.name, out.ExitCode, lastLines(out.Stderr, 5))
 		}
 	}
-	if err := m.installRunnerApp(ctx, name, binary); err != nil {
+	if err := installRunnerApp(ctx, b.instances, name, binary); err != nil {
 		return fmt.Errorf("cannot install the runner application in the image: %w", err)
 	}
-	if err := m.cfg.Instances.PushFile(ctx, name, startScript, strings.NewReader(startRunnerScript), 0, 0, 0o755); err != nil {
+	if err := b.instances.PushFile(ctx, name, startScript, strings.NewReader(startRunnerScript), 0, 0, 0o755); err != nil {
 		return fmt.Errorf("cannot install the runner start script in the image: %w", err)
 	}
-	if err := m.cfg.Instances.StopInstance(ctx, name, time.Minute); err != nil {
+	if err := b.instances.StopInstance(ctx, name, time.Minute); err != nil {
 		return fmt.Errorf("cannot stop image builder: %w", err)
 	}
-	fingerprint, err = m.cfg.Instances.PublishImage(ctx, name, map[string]string{
-		"description":    "github-runner image for " + m.owner.Unit,
+	fingerprint, err = b.instances.PublishImage(ctx, name, map[string]string{
+		"description":    "github-runner image for " + b.owner.Unit,
 		"runner-version": binary.Version,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot publish runner image: %w", err)
 	}
-	old, err := m.cfg.Instances.ImageAlias(ctx, m.cfg.ImageAlias)
+	old, err := b.instances.ImageAlias(ctx, b.alias)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("cannot look up runner image %s: %w", m.cfg.ImageAlias, err)
+		return fmt.Errorf("cannot look up runner image %s: %w", b.alias, err)
 	}
-	if err := m.cfg.Instances.SetImageAlias(ctx, m.cfg.ImageAlias, fingerprint); err != nil {
-		return fmt.Errorf("cannot point %s at the new image: %w", m.cfg.ImageAlias, err)
+	if err := b.instances.SetImageAlias(ctx, b.alias, fingerprint); err != nil {
+		return fmt.Errorf("cannot point %s at the new image: %w", b.alias, err)
 	}
 	if old != "" && old != fingerprint {
-		if err := m.cfg.Instances.DeleteImage(ctx, old); err != nil {
-			m.log.Warn("Cannot delete the previous runner image", "fingerprint", old, "error", err)
+		if err := b.instances.DeleteImage(ctx, old); err != nil {
+			b.log.Warn("Cannot delete the previous runner image", "fingerprint", old, "error", err)
 		}
 	}
-	m.log.Info("Runner image built", "alias", m.cfg.ImageAlias, "fingerprint", fingerprint)
+	b.log.Info("Runner image built", "alias", b.alias, "fingerprint", fingerprint)
 	return nil
 }
 
 // removeStaleBuilders deletes builders a killed build left behind.
-func (m *Manager) removeStaleBuilders(ctx context.Context) {
-	builders, err := m.cfg.Instances.ListInstances(ctx, m.owner.Keys(RoleBuilder))
+func (b *ImageBuilder) removeStaleBuilders(ctx context.Context) {
+	builders, err := b.instances.ListInstances(ctx, b.owner.Keys(RoleBuilder))
 	if err != nil {
-		m.log.Warn("Cannot list stale image builders", "error", err)
+		b.log.Warn("Cannot list stale image builders", "error", err)
 		return
 	}
-	for _, b := range builders {
-		if m.owner.OwnsInstance(b.Name, b.Config, RoleBuilder) {
-			if err := m.cfg.Instances.DeleteInstance(ctx, b.Name); err != nil {
-				m.log.Warn("Cannot delete stale image builder", "builder", b.Name, "error", err)
+	for _, in := range builders {
+		if b.owner.OwnsInstance(in.Name, in.Config, RoleBuilder) {
+			if err := b.instances.DeleteInstance(ctx, in.Name); err != nil {
+				b.log.Warn("Cannot delete stale image builder", "builder", in.Name, "error", err)
 			}
 		}
 	}
@@ -135,23 +145,23 @@ type buildStep struct {
 }
 
 // buildSteps are what the image build runs in the builder, in order.
-func (m *Manager) buildSteps() []buildStep {
+func (b *ImageBuilder) buildSteps() []buildStep {
 	var steps []buildStep
 	// The runner user exists on Ubuntu images; make sure of it elsewhere.
 	steps = append(steps, buildStep{name: "runner user", script: fmt.Sprintf(
 		"awk -F: '$3 == %[1]d {found=1} END {exit !found}' /etc/passwd || "+
 			"useradd -m -u %[1]d -s /bin/bash ubuntu || adduser -D -u %[1]d ubuntu", runnerUID)})
-	if len(m.cfg.ImagePackages) > 0 {
+	if len(b.packages) > 0 {
 		steps = append(steps, buildStep{
 			name: "packages",
 			script: "for i in $(seq 1 30); do [ -e /var/lib/cloud/instance/boot-finished ] && break; " +
 				"command -v cloud-init >/dev/null || break; sleep 2; done; " +
-				"apt-get update -q && apt-get install -y -q --no-install-recommends " + shellQuoteAll(m.cfg.ImagePackages),
+				"apt-get update -q && apt-get install -y -q --no-install-recommends " + shellQuoteAll(b.packages),
 			env: map[string]string{"DEBIAN_FRONTEND": "noninteractive"},
 		})
 	}
-	if m.cfg.DockerhubMirror != "" {
-		conf, _ := json.Marshal(map[string][]string{"registry-mirrors": {m.cfg.DockerhubMirror}})
+	if b.dockerhubMirror != "" {
+		conf, _ := json.Marshal(map[string][]string{"registry-mirrors": {b.dockerhubMirror}})
 		steps = append(steps, buildStep{
 			name:   "docker registry mirror",
 			script: "mkdir -p /etc/docker && printf '%s\\n' " + shellQuote(string(conf)) + " > /etc/docker/daemon.json",
@@ -170,73 +180,10 @@ func stepWrapper(script string) string {
 	return "( " + script + "\n); rc=$?; if [ $rc -eq 127 ]; then echo 'a command was not found (exit 127)' >&2; rc=1; fi; exit $rc"
 }
 
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func shellQuoteAll(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = shellQuote(s)
-	}
-	return strings.Join(q, " ")
-}
-
 func lastLines(b []byte, n int) string {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
-}
-
-// ScheduleRunnerImageBuild writes the cron file that rebuilds the runner
-// image four times a day, at a minute and hour derived from the unit name so
-// that units spread out but a rewrite keeps the same times. It returns the
-// file's path. The command run is Config.ImageBuildCommand.
-func (m *Manager) ScheduleRunnerImageBuild() (string, error) {
-	if m.cfg.CronDir == "" || m.cfg.ImageBuildCommand == "" {
-		return "", errors.New("no cron folder or image build command configured")
-	}
-	h := fnv.New32a()
-	h.Write([]byte(m.owner.Unit))
-	sum := h.Sum32()
-	minute, hour := sum%60, (sum/60)%6
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Rebuilds the runner image of %s four times a day. Written by the charm; do not edit.\n", m.owner.Unit)
-	b.WriteString("SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
-	fmt.Fprintf(&b, "%d %d,%d,%d,%d * * * root %s\n", minute, hour, hour+6, hour+12, hour+18, m.cfg.ImageBuildCommand)
-	path := ImageBuildCronPath(m.cfg.CronDir, m.owner)
-	if err := atomicfile.Write(path, b.Bytes(), 0o644); err != nil {
-		return "", fmt.Errorf("cannot write cron file: %w", err)
-	}
-	return path, nil
-}
-
-// UnscheduleRunnerImageBuild removes the cron file.
-func (m *Manager) UnscheduleRunnerImageBuild() error {
-	return UnscheduleRunnerImageBuild(m.cfg.CronDir, m.owner)
-}
-
-// ImageBuildCronPath is where owner's image rebuild cron file goes in
-// cronDir.
-func ImageBuildCronPath(cronDir string, owner Owner) string {
-	return filepath.Join(cronDir, cronFileName(owner))
-}
-
-// UnscheduleRunnerImageBuild removes owner's image rebuild cron file from
-// cronDir, needing nothing else (no LXD): teardown works when LXD is gone.
-// A missing file is fine.
-func UnscheduleRunnerImageBuild(cronDir string, owner Owner) error {
-	if cronDir == "" {
-		return nil
-	}
-	err := os.Remove(ImageBuildCronPath(cronDir, owner))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// cronFileName is a name cron accepts (letters, digits, - and _ only).
-func cronFileName(o Owner) string {
-	return "github-runner-image-" + strings.TrimSuffix(o.Prefix(), "-")
 }

@@ -84,9 +84,6 @@ func (l LXDInstances) Exec(ctx context.Context, name string, cmd Command) (ExecR
 	res, err := l.Client.ExecInstance(ctx, name, lxd.ExecArgs{
 		Command:     cmd.Args,
 		Environment: cmd.Env,
-		User:        uint32(cmd.UID),
-		Group:       uint32(cmd.GID),
-		Cwd:         cmd.Cwd,
 	})
 	if err != nil {
 		return ExecResult{}, err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,10 +159,15 @@ func TestReconcileSweepsDeadRunnersAndGhosts(t *testing.T) {
 func TestRunnerNeverOnlineIsReplaced(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
+	// The manager's clock, moved on by the test: a launch slowed by a busy
+	// machine cannot eat the bootstrap timeout.
+	var ahead atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
 	// Without the proxy profile the runner cannot reach GitHub.
 	m, _ := f.manager("offline", "offline/0", func(c *runners.Config) {
 		c.Profiles = nil
-		c.BootstrapTimeout = 2 * time.Second
+		c.BootstrapTimeout = time.Minute
+		c.Now = clock
 	})
 	r, err := m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
@@ -170,12 +176,13 @@ func TestRunnerNeverOnlineIsReplaced(t *testing.T) {
 	// Within the timeout it is starting, not dead.
 	info, err := m.Runners(f.ctx)
 	require.NoError(t, err)
-	require.Equal(t, runners.StateStarting, info[0].State)
+	require.Equal(t, runners.StateStarting, info[0].State, "%+v", info[0])
 
-	time.Sleep(2500 * time.Millisecond) // past the bootstrap timeout
+	ahead.Store(int64(2 * time.Minute)) // past the bootstrap timeout
 	r, err = m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
-	require.Equal(t, []runners.Removal{{Name: first, Reason: "dead: not online after 2s"}}, r.Removed)
+	require.Equal(t, []runners.Removal{{Name: first, Reason: runners.Reason{Kind: runners.RemovalBootstrapTimeout, Timeout: time.Minute}}}, r.Removed)
+	require.Equal(t, "dead: not online after 1m0s", r.Removed[0].Reason.String())
 	require.Len(t, r.Created, 1)
 	_, ok := f.sim.RunnerByName(org, first)
 	require.False(t, ok, "the dead runner is de-registered")
@@ -420,11 +427,11 @@ func TestImageBuildFailureKeepsOldImage(t *testing.T) {
 		c.BaseImage = runners.ImageSource{Alias: f.image}
 		c.ImagePackages = []string{"no-such-package"} // busybox has no apt-get
 	})
-	dl, err := m.LatestRunnerBinary(f.ctx, "linux")
+	dl, err := m.RunnerApp().Latest(f.ctx, "linux")
 	require.NoError(t, err)
-	_, err = m.UpdateRunnerBinary(f.ctx, dl)
+	_, err = m.RunnerApp().Update(f.ctx, dl)
 	require.NoError(t, err)
-	err = m.BuildRunnerImage(f.ctx)
+	err = m.Image().Build(f.ctx)
 	require.ErrorContains(t, err, `image build step "packages" failed`)
 	now, err := f.lxd.GetImageAlias(f.ctx, alias)
 	require.NoError(t, err)
@@ -436,7 +443,7 @@ func TestImageBuildFailureKeepsOldImage(t *testing.T) {
 	_, err = m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
 	f.waitOnline(m, 1)
-	ok, err := m.HasRunnerImage(f.ctx)
+	ok, err := m.Image().Exists(f.ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
 }
@@ -448,24 +455,24 @@ func TestImageBuildServesNewRunners(t *testing.T) {
 		c.ImageAlias = ""
 		c.BaseImage = runners.ImageSource{Alias: f.image}
 	})
-	ok, err := m.HasRunnerImage(f.ctx)
+	ok, err := m.Image().Exists(f.ctx)
 	require.NoError(t, err)
 	require.False(t, ok)
-	t.Cleanup(func() { cleanupImage(m.ImageAlias()) })
-	dl, err := m.LatestRunnerBinary(f.ctx, "linux")
+	t.Cleanup(func() { cleanupImage(m.Image().Alias()) })
+	dl, err := m.RunnerApp().Latest(f.ctx, "linux")
 	require.NoError(t, err)
-	_, err = m.UpdateRunnerBinary(f.ctx, dl)
+	_, err = m.RunnerApp().Update(f.ctx, dl)
 	require.NoError(t, err)
-	require.NoError(t, m.BuildRunnerImage(f.ctx))
-	first, err := f.lxd.GetImageAlias(f.ctx, m.ImageAlias())
+	require.NoError(t, m.Image().Build(f.ctx))
+	first, err := f.lxd.GetImageAlias(f.ctx, m.Image().Alias())
 	require.NoError(t, err)
 	_, err = m.Reconcile(f.ctx, 1, res)
 	require.NoError(t, err)
 	f.waitOnline(m, 1)
 
 	// A rebuild moves the alias and deletes the old image.
-	require.NoError(t, m.BuildRunnerImage(f.ctx))
-	second, err := f.lxd.GetImageAlias(f.ctx, m.ImageAlias())
+	require.NoError(t, m.Image().Build(f.ctx))
+	second, err := f.lxd.GetImageAlias(f.ctx, m.Image().Alias())
 	require.NoError(t, err)
 	require.NotEqual(t, first.Target, second.Target)
 	_, err = f.lxd.GetImage(f.ctx, first.Target)
@@ -477,29 +484,29 @@ func TestRunnerBinaryUpdate(t *testing.T) {
 	f := newFixture(t)
 	dir := t.TempDir()
 	m, _ := f.manager("binary", "binary/0", func(c *runners.Config) { c.StateDir = dir })
-	require.False(t, m.HasRunnerBinary())
-	dl, err := m.LatestRunnerBinary(f.ctx, "linux")
+	require.False(t, m.RunnerApp().Has())
+	dl, err := m.RunnerApp().Latest(f.ctx, "linux")
 	require.NoError(t, err)
 	require.Contains(t, dl.Filename, "actions-runner-linux-")
 
-	changed, err := m.UpdateRunnerBinary(f.ctx, dl)
+	changed, err := m.RunnerApp().Update(f.ctx, dl)
 	require.NoError(t, err)
 	require.True(t, changed)
-	require.True(t, m.HasRunnerBinary())
-	changed, err = m.UpdateRunnerBinary(f.ctx, dl)
+	require.True(t, m.RunnerApp().Has())
+	changed, err = m.RunnerApp().Update(f.ctx, dl)
 	require.NoError(t, err)
 	require.False(t, changed, "no download when the current one is in place")
 
 	bad := dl
 	bad.Filename = strings.Replace(dl.Filename, "2.319.1", "2.999.0", 1)
 	bad.SHA256 = strings.Repeat("0", 64)
-	_, err = m.UpdateRunnerBinary(f.ctx, bad)
+	_, err = m.RunnerApp().Update(f.ctx, bad)
 	require.ErrorIs(t, err, runners.ErrChecksumMismatch)
-	v, err := m.RunnerBinaryVersion()
+	v, err := m.RunnerApp().Version()
 	require.NoError(t, err)
 	require.Equal(t, "2.319.1", v, "the old binary is kept")
 
-	_, err = m.UpdateRunnerBinary(f.ctx, github.Download{Filename: "../evil.tar.gz", SHA256: dl.SHA256, URL: dl.URL})
+	_, err = m.RunnerApp().Update(f.ctx, github.Download{Filename: "../evil.tar.gz", SHA256: dl.SHA256, URL: dl.URL})
 	require.Error(t, err)
 	require.False(t, errors.Is(err, runners.ErrChecksumMismatch))
 
@@ -512,12 +519,12 @@ func TestRunnerBinaryUpdate(t *testing.T) {
 	gh2, err := github.New(github.Config{Path: org, Token: token, APIURL: newer.URL()})
 	require.NoError(t, err)
 	m2, _ := f.manager("binary", "binary/0", func(c *runners.Config) { c.GitHub = gh2; c.StateDir = dir })
-	dl2, err := m2.LatestRunnerBinary(f.ctx, "linux")
+	dl2, err := m2.RunnerApp().Latest(f.ctx, "linux")
 	require.NoError(t, err)
-	changed, err = m2.UpdateRunnerBinary(f.ctx, dl2)
+	changed, err = m2.RunnerApp().Update(f.ctx, dl2)
 	require.NoError(t, err)
 	require.True(t, changed)
-	v, err = m2.RunnerBinaryVersion()
+	v, err = m2.RunnerApp().Version()
 	require.NoError(t, err)
 	require.Equal(t, "2.320.0", v)
 	left, err := filepath.Glob(filepath.Join(dir, "runner-binary", "actions-runner-*.tar.gz"))
@@ -538,7 +545,7 @@ func TestWatcherReplacesFinishedRunnerAtOnce(t *testing.T) {
 	triggered := make(chan struct{}, 10)
 	done := make(chan error, 1)
 	go func() {
-		done <- m.WatchRunnerExits(ctx, runners.WatchOptions{
+		done <- runners.WatchRunnerExits(ctx, m.Owner(), runners.WatchOptions{
 			Events:   runners.LXDInstances{Client: f.lxd},
 			Debounce: 100 * time.Millisecond,
 			Trigger: func(ctx context.Context) error {
@@ -603,7 +610,8 @@ func TestBusyGhostIsNotAFailure(t *testing.T) {
 	require.NoError(t, f.sim.SetRunnerBusy(r.ID, false))
 	res3, err := m.Reconcile(f.ctx, 0, res)
 	require.NoError(t, err)
-	require.Equal(t, []runners.Removal{{Name: ghost, Reason: "ghost: on GitHub without an instance"}}, res3.Removed)
+	require.Equal(t, []runners.Removal{{Name: ghost, Reason: runners.Reason{Kind: runners.RemovalGhost}}}, res3.Removed)
+	require.Equal(t, "ghost: on GitHub without an instance", res3.Removed[0].Reason.String())
 }
 
 func TestRegistrationTokenFallback(t *testing.T) {

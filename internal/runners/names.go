@@ -41,7 +41,6 @@ var (
 type Owner struct {
 	App  string // Juju application name, e.g. github-runner
 	Unit string // unit name, e.g. github-runner/0
-	num  int
 	// prefix starts every runner name of this unit.
 	prefix string
 	nameRe *regexp.Regexp
@@ -59,8 +58,7 @@ func NewOwner(app, unit string) (Owner, error) {
 	if m == nil || m[1] != app {
 		return Owner{}, fmt.Errorf("invalid unit name %q for application %q", unit, app)
 	}
-	num, err := strconv.Atoi(m[2])
-	if err != nil {
+	if _, err := strconv.Atoi(m[2]); err != nil {
 		return Owner{}, fmt.Errorf("invalid unit name %q: %w", unit, err)
 	}
 	appPart := app
@@ -75,7 +73,6 @@ func NewOwner(app, unit string) (Owner, error) {
 	return Owner{
 		App:    app,
 		Unit:   unit,
-		num:    num,
 		prefix: prefix,
 		nameRe: regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + "[0-9a-f]{" + strconv.Itoa(suffixLen) + "}$"),
 	}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"sync"
 
@@ -14,7 +13,7 @@ import (
 // Removal is one runner removed, and why.
 type Removal struct {
 	Name   string
-	Reason string
+	Reason Reason
 }
 
 // Failure is one runner that could not be created or removed.
@@ -55,13 +54,13 @@ func (r Result) Err() error {
 	return errors.Join(errs...)
 }
 
-func (m *Manager) lockPath() string { return filepath.Join(m.cfg.StateDir, "runners.lock") }
-
 // Reconcile brings this unit's runners to quantity, each with res: it removes
 // dead runners and GitHub runners of this unit that have no instance, then
 // creates the missing runners or removes surplus idle ones, never busy ones.
 // It lists LXD and GitHub once each. One runner's failure is cleaned up and
 // reported in the Result (and the returned error); the others go on.
+// Without GitHub it removes only the dead instances and returns GitHub's
+// error.
 func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (Result, error) {
 	if quantity < 0 {
 		return Result{}, fmt.Errorf("invalid runner quantity %d", quantity)
@@ -75,115 +74,14 @@ func (m *Manager) Reconcile(ctx context.Context, quantity int, res Resources) (R
 	}
 	defer lock.release()
 
-	snap, err := m.observe(ctx, false)
+	snap, err := m.observe(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	result := Result{Wanted: quantity}
-	var dead, ghosts, starting, idle []RunnerInfo
-	for _, r := range snap.runners {
-		switch r.State {
-		case StateDead:
-			dead = append(dead, r)
-		case StateGhost:
-			ghosts = append(ghosts, r)
-		case StateStarting:
-			starting = append(starting, r)
-		case StateIdle:
-			idle = append(idle, r)
-		case StateBusy:
-			result.Busy++
-		}
-	}
-	healthy := len(starting) + len(idle) + result.Busy
-	result.Before = healthy
-
-	// The two-sided sweep. Dead instances are known dead from LXD alone;
-	// de-registering them (and ghosts) needs GitHub.
-	var removals []removal
-	for _, r := range dead {
-		removals = append(removals, removal{info: r, reason: "dead: " + r.Reason, deregister: snap.github, instance: true})
-	}
-	if snap.github {
-		for _, r := range ghosts {
-			removals = append(removals, removal{info: r, reason: "ghost: " + r.Reason, deregister: true})
-		}
-	}
-
-	// Without GitHub, no runner can be created (each needs a JIT config) and
-	// none judged idle: clean up what is dead and report why.
-	var mu sync.Mutex // guards result while removals and creations run
-	if !snap.github {
-		m.remove(ctx, removals, &result, &mu)
-		result.After = healthy
-		result.Runners = remaining(snap.runners, result)
-		return result, errors.Join(snap.githubErr, result.Err())
-	}
-
-	switch diff := quantity - healthy; {
-	case diff < 0:
-		// Surplus: runners not yet online go first, then the idle ones
-		// installed longest ago. Busy runners are never removed.
-		candidates := append(sortByAge(starting), sortByAge(idle)...)
-		for _, r := range candidates[:min(-diff, len(candidates))] {
-			removals = append(removals, removal{info: r, reason: "surplus", deregister: true, instance: true, idleOnly: true, surplus: true})
-		}
-		m.remove(ctx, removals, &result, &mu)
-		healthy -= countSurplus(result.Removed)
-	case diff > 0:
-		// The dead go while their replacements start: removing an
-		// instance that is still shutting down can take seconds.
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			m.remove(ctx, removals, &result, &mu)
-		}()
-		healthy += m.create(ctx, diff, res, &result, &mu)
-		<-done
-	default:
-		m.remove(ctx, removals, &result, &mu)
-	}
-	result.After = healthy
-	result.Delta = result.After - result.Before
-	result.Runners = remaining(snap.runners, result)
-	return result, result.Err()
-}
-
-// remaining is seen less what result removed, plus what it created.
-func remaining(seen []RunnerInfo, result Result) []RunnerInfo {
-	gone := map[string]bool{}
-	for _, r := range result.Removed {
-		gone[r.Name] = true
-	}
-	var out []RunnerInfo
-	for _, r := range seen {
-		if !gone[r.Name] {
-			out = append(out, r)
-		}
-	}
-	for _, name := range result.Created {
-		out = append(out, RunnerInfo{Name: name, InstanceState: "Running", Healthy: true, State: StateStarting})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-func sortByAge(rs []RunnerInfo) []RunnerInfo {
-	out := append([]RunnerInfo(nil), rs...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].InstalledAt.Before(out[j].InstalledAt) })
-	return out
-}
-
-const surplusReason = "surplus"
-
-func countSurplus(rs []Removal) int {
-	n := 0
-	for _, r := range rs {
-		if r.Reason == surplusReason {
-			n++
-		}
-	}
-	return n
+	p := decide(snap, goal{wanted: quantity, bootstrapTimeout: m.cfg.BootstrapTimeout})
+	result := m.act(ctx, p, res)
+	result.Wanted = quantity
+	return result, errors.Join(snap.githubErr, result.Err())
 }
 
 // FlushMode says which runners Flush removes.
@@ -208,130 +106,152 @@ func (m *Manager) Flush(ctx context.Context, mode FlushMode) (Result, error) {
 	}
 	defer lock.release()
 
-	snap, err := m.observe(ctx, true)
+	snap, err := m.look(ctx)
 	if err != nil {
 		return Result{}, err
 	}
+	if snap.githubErr != nil {
+		return Result{}, snap.githubErr
+	}
+	m.probe(ctx, &snap)
+	p := decide(snap, goal{flush: true, mode: mode, bootstrapTimeout: m.cfg.BootstrapTimeout})
+	result := m.act(ctx, p, Resources{})
+	return result, result.Err()
+}
+
+// act carries out a plan. The removals run while the new runners start:
+// removing an instance that is still shutting down can take seconds.
+func (m *Manager) act(ctx context.Context, p plan, res Resources) Result {
+	if len(p.actions) > 0 {
+		m.log.Debug("Runner plan", "unit", m.owner.Unit, "actions", p.String())
+	}
 	var result Result
-	var removals []removal
-	for _, r := range snap.runners {
-		if r.State != StateDead && r.State != StateGhost {
-			result.Before++
-		}
-		switch {
-		case r.State == StateDead:
-			removals = append(removals, removal{info: r, reason: "dead: " + r.Reason, deregister: true, instance: true})
-		case r.State == StateGhost:
-			removals = append(removals, removal{info: r, reason: "ghost: " + r.Reason, deregister: true})
-		case r.State == StateBusy && mode == FlushIdle:
+	var removals []action
+	create := 0
+	for _, a := range p.actions {
+		switch a.do {
+		case actCreate:
+			create += a.count
+		case actLeaveBusy:
 			result.Busy++
-		case r.State == StateBusy:
-			removals = append(removals, removal{info: r, reason: "flush busy", deregister: true, instance: true, killFirst: true})
-		default:
-			removals = append(removals, removal{info: r, reason: "flush", deregister: true, instance: true, idleOnly: mode == FlushIdle})
+		case actRemove, actDeleteGhost:
+			removals = append(removals, a)
 		}
 	}
-	var mu sync.Mutex
-	m.remove(ctx, removals, &result, &mu)
-	result.Runners = remaining(snap.runners, result)
-	result.After = result.Before
+	var mu sync.Mutex // guards result while removals and creations run
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.remove(ctx, removals, &result, &mu)
+	}()
+	if create > 0 {
+		m.create(ctx, create, res, &result, &mu)
+	}
+	<-done
+	sort.Slice(result.Removed, func(i, j int) bool { return result.Removed[i].Name < result.Removed[j].Name })
+
+	for _, r := range p.runners {
+		if r.Healthy {
+			result.Before++
+		}
+	}
+	result.After = result.Before + len(result.Created)
 	for _, r := range result.Removed {
-		if r.Reason == "flush" || r.Reason == "flush busy" {
+		if r.Reason.Kind.healthy() {
 			result.After--
 		}
 	}
 	result.Delta = result.After - result.Before
-	return result, result.Err()
+	result.Runners = remaining(p.runners, result)
+	return result
 }
 
-// removal is one runner to remove.
-type removal struct {
-	info   RunnerInfo
-	reason string
-	// deregister removes the runner from GitHub; instance deletes the instance.
-	deregister, instance bool
-	// idleOnly: the runner was idle when looked at; if GitHub now says it is
-	// busy, it took a job in the meantime and is left alone.
-	idleOnly bool
-	// killFirst deletes the instance before de-registering (a busy runner
-	// cannot be de-registered while it runs its job).
-	killFirst bool
-	surplus   bool
+// remaining is seen less what result removed, plus what it created.
+func remaining(seen []RunnerInfo, result Result) []RunnerInfo {
+	gone := map[string]bool{}
+	for _, r := range result.Removed {
+		gone[r.Name] = true
+	}
+	var out []RunnerInfo
+	for _, r := range seen {
+		if !gone[r.Name] {
+			out = append(out, r)
+		}
+	}
+	for _, name := range result.Created {
+		out = append(out, RunnerInfo{Name: name, InstanceState: "Running", Healthy: true, State: StateStarting})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // remove carries out removals in parallel, recording each in result.
-func (m *Manager) remove(ctx context.Context, removals []removal, result *Result, mu *sync.Mutex) {
-	m.parallel(ctx, len(removals), func(ctx context.Context, i int) {
-		r := removals[i]
-		err := m.removeOne(ctx, r)
+func (m *Manager) remove(ctx context.Context, removals []action, result *Result, mu *sync.Mutex) {
+	parallel(ctx, m.cfg.MaxParallel, len(removals), func(ctx context.Context, i int) {
+		a := removals[i]
+		err := m.removeOne(ctx, a)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case errors.Is(err, errTookJob):
 			result.Busy++
 		case err != nil:
-			result.Failures = append(result.Failures, Failure{Name: r.info.Name, Err: err})
+			result.Failures = append(result.Failures, Failure{Name: a.name, Err: err})
 		default:
-			reason := r.reason
-			if r.surplus {
-				reason = surplusReason
-			}
-			result.Removed = append(result.Removed, Removal{Name: r.info.Name, Reason: reason})
+			result.Removed = append(result.Removed, Removal{Name: a.name, Reason: a.reason})
 		}
 	})
-	mu.Lock()
-	sort.Slice(result.Removed, func(i, j int) bool { return result.Removed[i].Name < result.Removed[j].Name })
-	mu.Unlock()
 }
 
 // errTookJob: the runner is (still) busy on GitHub and was left alone.
 var errTookJob = errors.New("runner busy on GitHub")
 
-func (m *Manager) removeOne(ctx context.Context, r removal) error {
-	name, id := r.info.Name, r.info.GitHubID
+// removeOne carries out one actRemove or actDeleteGhost.
+func (m *Manager) removeOne(ctx context.Context, a action) error {
+	hasInstance := a.do == actRemove
 	deleteInstance := func() error {
-		if !r.instance {
+		if !hasInstance {
 			return nil
 		}
-		if err := m.cfg.Instances.DeleteInstance(ctx, name); err != nil {
-			return fmt.Errorf("cannot delete runner %s: %w", name, err)
+		if err := m.instances.DeleteInstance(ctx, a.name); err != nil {
+			return fmt.Errorf("cannot delete runner %s: %w", a.name, err)
 		}
 		return nil
 	}
-	if r.killFirst {
+	if a.killFirst {
 		if err := deleteInstance(); err != nil {
 			return err
 		}
 	}
-	if r.deregister && id != 0 {
-		err := m.cfg.GitHub.DeleteRunner(ctx, id)
+	if a.deregister && a.id != 0 {
+		err := m.github.DeleteRunner(ctx, a.id)
 		switch {
-		case errors.Is(err, github.ErrBusy) && r.idleOnly:
-			m.log.Info("Runner took a job; leaving it", "runner", name)
+		case errors.Is(err, github.ErrBusy) && a.ifIdle:
+			m.log.Info("Runner took a job; leaving it", "runner", a.name)
 			return errTookJob
-		case errors.Is(err, github.ErrBusy) && !r.instance:
+		case errors.Is(err, github.ErrBusy) && !hasInstance:
 			// A ghost GitHub still counts a job for (its instance was
 			// killed mid-job): it goes once GitHub ends the job.
-			m.log.Info("Ghost runner still busy on GitHub; removing it later", "runner", name)
+			m.log.Info("Ghost runner still busy on GitHub; removing it later", "runner", a.name)
 			return errTookJob
 		case errors.Is(err, github.ErrBusy):
 			// Its instance is gone; GitHub still counts the cancelled job.
 			// The next reconcile's sweep de-registers the ghost.
-			if r.killFirst {
-				m.logRemoved(name, r.reason+" (still registered: GitHub reports the job running)")
+			if a.killFirst {
+				m.logRemoved(a.name, a.reason.String()+" (still registered: GitHub reports the job running)")
 				return nil
 			}
-			return fmt.Errorf("cannot de-register runner %s: %w", name, err)
+			return fmt.Errorf("cannot de-register runner %s: %w", a.name, err)
 		case err != nil:
-			return fmt.Errorf("cannot de-register runner %s: %w", name, err)
+			return fmt.Errorf("cannot de-register runner %s: %w", a.name, err)
 		}
 	}
-	if !r.killFirst {
+	if !a.killFirst {
 		if err := deleteInstance(); err != nil {
 			return err
 		}
 	}
-	m.logRemoved(name, r.reason)
+	m.logRemoved(a.name, a.reason.String())
 	return nil
 }
 

@@ -43,30 +43,24 @@ type WatchOptions struct {
 // shutdown and deletion events come tens of milliseconds apart.
 const DefaultWatchDebounce = 250 * time.Millisecond
 
-// exitActions are the lifecycle actions after which a runner is gone: an
+// isExit says whether a lifecycle action means a runner is gone: an
 // ephemeral runner powers off after its job (shutdown, stopped) and LXD
 // deletes it.
-var exitActions = map[string]bool{
-	"instance-shutdown": true,
-	"instance-stopped":  true,
-	"instance-deleted":  true,
+func isExit(action string) bool {
+	switch action {
+	case "instance-shutdown", "instance-stopped", "instance-deleted":
+		return true
+	}
+	return false
 }
 
 // WatchRunnerExits follows LXD's lifecycle events and calls Trigger as soon
-// as one of this unit's runners stops or is deleted, so that a runner whose
-// job is done is replaced at once instead of at the next timer tick. When
-// the stream breaks it subscribes again and triggers once, since exits in
-// between were missed. It returns when ctx ends.
-func (m *Manager) WatchRunnerExits(ctx context.Context, opts WatchOptions) error {
-	if opts.Logger == nil {
-		opts.Logger = m.log
-	}
-	return WatchRunnerExits(ctx, m.owner, opts)
-}
-
-// WatchRunnerExits is Manager.WatchRunnerExits for the runners of owner,
-// for a watcher that needs nothing else of the manager (no GitHub access):
-// its Trigger typically dispatches the charm's reconcile.
+// as one of owner's runners stops or is deleted, so that a runner whose job
+// is done is replaced at once instead of at the next timer tick. When the
+// stream breaks it subscribes again and triggers once, since exits in
+// between were missed. It returns when ctx ends. It needs nothing of the
+// manager (no GitHub access): its Trigger typically dispatches the charm's
+// reconcile.
 func WatchRunnerExits(ctx context.Context, owner Owner, opts WatchOptions) error {
 	if owner.nameRe == nil {
 		return errors.New("watching runner exits needs an owner made by NewOwner")
@@ -137,7 +131,7 @@ func (w watcher) followExits(ctx context.Context, events <-chan InstanceEvent, w
 				}
 				return why()
 			}
-			if !exitActions[ev.Action] || !w.owner.OwnsName(ev.Instance) {
+			if !isExit(ev.Action) || !w.owner.OwnsName(ev.Instance) {
 				continue
 			}
 			w.log.Debug("Runner exited", "runner", ev.Instance, "action", ev.Action)

@@ -1,6 +1,6 @@
-// Package schedule keeps the charm's periodic jobs on the machine: the timer
-// that dispatches a reconcile every few minutes through juju-exec, and the
-// cron job that rebuilds the runner image.
+// Package schedule writes every cron and systemd file of the charm's: the
+// timer that dispatches a reconcile every few minutes through juju-exec, the
+// cron job that rebuilds the runner image, and the long-running daemons.
 //
 // On a machine that systemd runs (the usual Juju machine), the reconcile
 // timer is a systemd timer and service pair: systemd never starts a service
@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +72,12 @@ type Job struct {
 	LockDir string
 	// Systemctl runs systemctl (nil: the systemctl on PATH).
 	Systemctl func(ctx context.Context, args ...string) error
+
+	// phase shifts a cron job's runs within its interval (zero: at its
+	// start); file names its cron file (empty: Name). Only the image
+	// rebuild sets them.
+	phase time.Duration
+	file  string
 }
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
@@ -79,6 +86,8 @@ func (j Job) validate() error {
 	switch {
 	case !nameRe.MatchString(j.Name):
 		return fmt.Errorf("invalid job name %q", j.Name)
+	case j.file != "" && !nameRe.MatchString(j.file):
+		return fmt.Errorf("invalid cron file name %q", j.file)
 	case !strings.Contains(j.Unit, "/") || strings.ContainsAny(j.Unit, " '\"\\$`"):
 		return fmt.Errorf("invalid unit name %q", j.Unit)
 	case !nameRe.MatchString(j.Event):
@@ -107,7 +116,15 @@ func (j Job) Paths() []string {
 	if j.Backend == Systemd {
 		return []string{filepath.Join(j.SystemdDir, j.Name+".service"), filepath.Join(j.SystemdDir, j.Name+".timer")}
 	}
-	return []string{filepath.Join(j.CronDir, j.Name)}
+	return []string{filepath.Join(j.CronDir, j.cronName())}
+}
+
+// cronName is the cron file's name.
+func (j Job) cronName() string {
+	if j.file != "" {
+		return j.file
+	}
+	return j.Name
 }
 
 // Files renders the job's files, path to content.
@@ -156,14 +173,34 @@ WantedBy=timers.target
 
 // cronSchedule turns the interval into cron's fields: every N minutes below
 // an hour (cron restarts the count each hour, so the last gap of an hour may
-// be shorter when N does not divide 60), every N hours above.
+// be shorter when N does not divide 60), every N hours above. A phase lists
+// the shifted minutes (or hours, at its minute) instead.
 func (j Job) cronSchedule() string {
 	mins := int(j.Interval / time.Minute)
+	phase := 0
+	if mins > 0 {
+		phase = int(j.phase/time.Minute) % mins
+	}
 	if mins < 60 {
-		return fmt.Sprintf("*/%d * * * *", mins)
+		if phase == 0 {
+			return fmt.Sprintf("*/%d * * * *", mins)
+		}
+		return cronList(phase, mins, 60) + " * * * *"
 	}
 	hours := max(1, mins/60)
-	return fmt.Sprintf("0 */%d * * *", hours)
+	if phase == 0 {
+		return fmt.Sprintf("0 */%d * * *", hours)
+	}
+	return fmt.Sprintf("%d %s * * *", phase%60, cronList(phase/60, hours, 24))
+}
+
+// cronList is from, from+step, ... below limit, as a cron field.
+func cronList(from, step, limit int) string {
+	var items []string
+	for v := from; v < limit; v += step {
+		items = append(items, strconv.Itoa(v))
+	}
+	return strings.Join(items, ",")
 }
 
 func (j Job) lockPath() string {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
@@ -40,35 +41,48 @@ type runnerBinary struct {
 	SHA256   string
 }
 
-func (m *Manager) binaryDir() string { return filepath.Join(m.cfg.StateDir, "runner-binary") }
+// AppStore keeps the verified runner application tarball of a unit in a
+// folder of the unit's state folder: it downloads and verifies new
+// releases and says which one is in place.
+type AppStore struct {
+	dir       string
+	downloads downloadLister
+	http      *http.Client
+	log       *slog.Logger
+}
 
-// LatestRunnerBinary returns the newest runner application download for
-// osName (linux, osx or win) and this machine's architecture.
-func (m *Manager) LatestRunnerBinary(ctx context.Context, osName string) (github.Download, error) {
-	downloads, err := m.cfg.GitHub.RunnerDownloads(ctx)
+// downloadLister is what the store needs of GitHub (see GitHub).
+type downloadLister interface {
+	RunnerDownloads(ctx context.Context) ([]github.Download, error)
+}
+
+// Latest returns the newest runner application download for osName
+// (linux, osx or win) and this machine's architecture.
+func (s *AppStore) Latest(ctx context.Context, osName string) (github.Download, error) {
+	downloads, err := s.downloads.RunnerDownloads(ctx)
 	if err != nil {
 		return github.Download{}, fmt.Errorf("cannot list runner downloads: %w", err)
 	}
 	return github.PickDownload(downloads, osName, runtime.GOARCH)
 }
 
-// HasRunnerBinary says whether a verified runner application is in place.
-func (m *Manager) HasRunnerBinary() bool {
-	_, err := m.currentBinary()
+// Has says whether a verified runner application is in place.
+func (s *AppStore) Has() bool {
+	_, err := s.current()
 	return err == nil
 }
 
-// RunnerBinaryVersion is the version of the runner application in place.
-func (m *Manager) RunnerBinaryVersion() (string, error) {
-	b, err := m.currentBinary()
+// Version is the version of the runner application in place.
+func (s *AppStore) Version() (string, error) {
+	b, err := s.current()
 	return b.Version, err
 }
 
-// currentBinary finds the verified tarball in place: one whose recorded
+// current finds the verified tarball in place: one whose recorded
 // checksum file sits beside it. Should a crash have left two (between the
 // new one's rename and the old one's removal), the newest written wins.
-func (m *Manager) currentBinary() (runnerBinary, error) {
-	entries, err := os.ReadDir(m.binaryDir())
+func (s *AppStore) current() (runnerBinary, error) {
+	entries, err := os.ReadDir(s.dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return runnerBinary{}, fmt.Errorf("cannot read runner binary folder: %w", err)
 	}
@@ -79,7 +93,7 @@ func (m *Manager) currentBinary() (runnerBinary, error) {
 		if mm == nil {
 			continue
 		}
-		sumPath := filepath.Join(m.binaryDir(), e.Name()+".sha256")
+		sumPath := filepath.Join(s.dir, e.Name()+".sha256")
 		sum, err := os.ReadFile(sumPath)
 		if err != nil {
 			continue
@@ -89,7 +103,7 @@ func (m *Manager) currentBinary() (runnerBinary, error) {
 			continue
 		}
 		best = runnerBinary{
-			Path:     filepath.Join(m.binaryDir(), e.Name()),
+			Path:     filepath.Join(s.dir, e.Name()),
 			Filename: e.Name(),
 			Version:  mm[3],
 			SHA256:   strings.TrimSpace(string(sum)),
@@ -102,12 +116,12 @@ func (m *Manager) currentBinary() (runnerBinary, error) {
 	return best, nil
 }
 
-// UpdateRunnerBinary puts the download dl in place unless it already is. The
+// Update puts the download dl in place unless it already is. The
 // tarball is streamed to a temporary file, checked against the SHA-256
 // checksum GitHub gave and for being a gzip tarball holding run.sh, and only
 // then renamed into place; the older tarball is removed after. A failure
 // leaves the old tarball in service. It says whether anything changed.
-func (m *Manager) UpdateRunnerBinary(ctx context.Context, dl github.Download) (bool, error) {
+func (s *AppStore) Update(ctx context.Context, dl github.Download) (bool, error) {
 	if !tarballRe.MatchString(dl.Filename) || path.Base(dl.Filename) != dl.Filename {
 		return false, fmt.Errorf("unexpected runner application file name %q", dl.Filename)
 	}
@@ -115,14 +129,14 @@ func (m *Manager) UpdateRunnerBinary(ctx context.Context, dl github.Download) (b
 	if want == "" {
 		return false, fmt.Errorf("no checksum given for %s: refusing an unverifiable download", dl.Filename)
 	}
-	old, oldErr := m.currentBinary()
+	old, oldErr := s.current()
 	if oldErr == nil && old.Filename == dl.Filename && old.SHA256 == want {
 		return false, nil
 	}
-	if err := os.MkdirAll(m.binaryDir(), 0o755); err != nil {
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return false, fmt.Errorf("cannot create runner binary folder: %w", err)
 	}
-	tmp, err := os.CreateTemp(m.binaryDir(), ".download-*")
+	tmp, err := os.CreateTemp(s.dir, ".download-*")
 	if err != nil {
 		return false, fmt.Errorf("cannot download runner application: %w", err)
 	}
@@ -136,7 +150,7 @@ func (m *Manager) UpdateRunnerBinary(ctx context.Context, dl github.Download) (b
 	if dl.TempDownloadToken != "" {
 		req.Header.Set("Authorization", "Bearer "+dl.TempDownloadToken)
 	}
-	resp, err := m.cfg.HTTPClient.Do(req)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return false, fmt.Errorf("cannot download runner application: %w", err)
 	}
@@ -160,7 +174,7 @@ func (m *Manager) UpdateRunnerBinary(ctx context.Context, dl github.Download) (b
 	if err := tmp.Sync(); err != nil {
 		return false, err
 	}
-	final := filepath.Join(m.binaryDir(), dl.Filename)
+	final := filepath.Join(s.dir, dl.Filename)
 	if err := os.WriteFile(final+".sha256.tmp", []byte(want+"\n"), 0o644); err != nil {
 		return false, err
 	}
@@ -176,7 +190,7 @@ func (m *Manager) UpdateRunnerBinary(ctx context.Context, dl github.Download) (b
 		os.Remove(old.Path + ".sha256")
 		os.Remove(old.Path)
 	}
-	m.log.Info("Runner application updated", "file", dl.Filename)
+	s.log.Info("Runner application updated", "file", dl.Filename)
 	return true, nil
 }
 

@@ -1,0 +1,125 @@
+package runners
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// This file holds what the manager puts into a runner instance (and into
+// the runner image): the paths, the start script and the commands.
+
+// Paths inside a runner instance.
+const (
+	runnerDir     = "/opt/actions-runner"
+	startScript   = runnerDir + "/start-runner.sh"
+	pidFile       = "/run/github-runner.pid"
+	runnerLogFile = "/var/log/github-runner.log"
+	versionFile   = runnerDir + "/.runner-version"
+	// secretsFile holds the runner's secret settings (the JIT config, or
+	// the registration token) for the start script, root-only, until the
+	// script has read and removed it.
+	secretsFile = "/run/github-runner.env"
+	// runnerUID is the unprivileged user runners run as (`ubuntu`).
+	runnerUID = 1000
+)
+
+// aliveCheck exits 0 when the runner's start script is still running.
+var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 \"$pid\""}
+
+// startRunnerScript runs as root inside the instance, detached. It reads
+// the runner's secret settings (the JIT config or, as a fallback, a
+// registration token) from a root-only file pushed through LXD's file API,
+// removes the file, and runs the runner application as the unprivileged
+// user with them in its environment: never in an argv, neither inside the
+// instance nor on the host (LXD 5.0 runs an exec as
+// `lxd forkexec ... -- env K=V ... -- CMD`, so an exec's environment shows
+// in the host's process list). When the runner ends (after its one job) it
+// records the exit code and powers the instance off, and LXD deletes the
+// ephemeral instance.
+const startRunnerScript = `#!/bin/sh
+# Started by the github-runner charm. Runs the runner once, then powers off.
+cd ` + runnerDir + ` || exit 1
+if [ -f ` + secretsFile + ` ]; then
+	set -a
+	. ` + secretsFile + `
+	set +a
+	rm -f ` + secretsFile + `
+fi
+user=$(awk -F: '$3 == ` + "1000" + ` {print $1; exit}' /etc/passwd)
+if [ -n "${ACTIONS_RUNNER_INPUT_TOKEN:-}" ]; then
+	su -p -s /bin/sh "$user" -c './config.sh --unattended --ephemeral --disableupdate --replace --url "$RUNNER_URL" --name "$RUNNER_NAME" --labels "$RUNNER_LABELS" --runnergroup "$RUNNER_GROUP"' || { echo "config.sh failed"; sync; poweroff -f; exit 1; }
+	unset ACTIONS_RUNNER_INPUT_TOKEN
+fi
+su -p -s /bin/sh "$user" -c ./run.sh
+rc=$?
+echo "runner exited with code $rc"
+echo "$rc" > /run/github-runner.exit
+# Nothing of an ephemeral runner outlives it: power off at once, without
+# the init system's shutdown, so LXD deletes it (and the exit watcher sees
+# it go) seconds sooner.
+sync
+poweroff -f
+`
+
+// launchCmd starts the start script detached and records its pid before
+// returning, so an alive check right after sees it.
+var launchCmd = []string{"sh", "-c", "setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile}
+
+// envFile renders settings as sh assignments, each value single-quoted.
+func envFile(settings map[string]string) string {
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + shellQuote(settings[k]) + "\n")
+	}
+	return b.String()
+}
+
+// instanceFiles is what installing the runner application needs of LXD.
+type instanceFiles interface {
+	Exec(ctx context.Context, name string, cmd Command) (ExecResult, error)
+	PushFile(ctx context.Context, name, path string, content io.Reader, uid, gid int, mode os.FileMode) error
+}
+
+// installRunnerApp pushes the tarball into an instance and unpacks it into
+// the runner folder, owned by the runner user.
+func installRunnerApp(ctx context.Context, instances instanceFiles, name string, binary runnerBinary) error {
+	f, err := os.Open(binary.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const tarball = "/tmp/actions-runner.tar.gz"
+	if err := instances.PushFile(ctx, name, tarball, f, 0, 0, 0o644); err != nil {
+		return err
+	}
+	script := fmt.Sprintf("set -e; rm -rf %[1]s; mkdir -p %[1]s; tar -xzf %[2]s -C %[1]s; rm -f %[2]s; echo %[3]q > %[4]s; chown -R %[5]d:%[5]d %[1]s",
+		runnerDir, tarball, binary.Version, versionFile, runnerUID)
+	out, err := instances.Exec(ctx, name, Command{Args: []string{"sh", "-c", script}})
+	if err != nil {
+		return err
+	}
+	if out.ExitCode != 0 {
+		return fmt.Errorf("unpacking failed with exit code %d: %s", out.ExitCode, bytes.TrimSpace(out.Stderr))
+	}
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func shellQuoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = shellQuote(s)
+	}
+	return strings.Join(q, " ")
+}
