@@ -9,10 +9,20 @@ import (
 
 // patToken is a personal access token and its scopes.
 type patToken struct {
+	text   string
 	scopes []string
 }
 
-func (t *patToken) has(scope string) bool { return slices.Contains(t.scopes, scope) }
+// implies reports whether a classic scope carries another with it, as in
+// GitHub's "Scopes for OAuth apps": admin:enterprise includes
+// manage_runners:enterprise.
+func implies(have, want string) bool {
+	return have == want || have == ScopeAdminEnterprise && want == ScopeManageRunnersEnterprise
+}
+
+func (t *patToken) has(scope string) bool {
+	return slices.ContainsFunc(t.scopes, func(have string) bool { return implies(have, scope) })
+}
 
 // runnerToken is a registration or remove token.
 type runnerToken struct {
@@ -25,11 +35,12 @@ type runnerToken struct {
 const tokenLifetime = time.Hour
 
 // AddToken registers a personal access token with scopes (ScopeAdminOrg,
-// ScopeRepo, or none). Adding a known token replaces its scopes.
+// ScopeRepo, ScopeManageRunnersEnterprise, or none). Adding a known token
+// replaces its scopes.
 func (s *Server) AddToken(token string, scopes ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[token] = &patToken{scopes: slices.Clone(scopes)}
+	s.tokens[token] = &patToken{text: token, scopes: slices.Clone(scopes)}
 }
 
 // RevokeToken forgets a personal access token: it gets 401 from then on.
@@ -57,6 +68,50 @@ func bearer(r *http.Request) (string, bool) {
 	return "", true
 }
 
+// principalKind is who a request authenticated as.
+type principalKind int
+
+const (
+	anonymous principalKind = iota
+	personal                // a personal access token
+)
+
+// principal is a request's authentication.
+type principal struct {
+	kind principalKind
+	pat  *patToken
+	// present is true when the request carried credentials, valid or not.
+	present bool
+}
+
+// identifyLocked resolves a request's credentials at now. s.mu must be
+// held.
+func (s *Server) identifyLocked(r *http.Request, now time.Time) principal {
+	cred, present := bearer(r)
+	p := principal{present: present}
+	if cred == "" {
+		return p
+	}
+	if pat, ok := s.tokens[cred]; ok {
+		p.kind, p.pat = personal, pat
+	}
+	return p
+}
+
+// budgetKey names a rate-limit budget: GitHub keeps one per personal access
+// token (per user, really) and one for unauthenticated requests.
+type budgetKey struct {
+	kind  principalKind
+	token string // the personal access token
+}
+
+func (p principal) budgetKey() budgetKey {
+	if p.kind == personal {
+		return budgetKey{kind: personal, token: p.pat.text}
+	}
+	return budgetKey{}
+}
+
 // budget is a rate-limit budget: used requests in a window ending at reset.
 type budget struct {
 	limit int
@@ -64,7 +119,7 @@ type budget struct {
 	reset time.Time
 }
 
-// RateBudget is a token's rate-limit state.
+// RateBudget is a rate-limit budget's state.
 type RateBudget struct {
 	Limit     int
 	Remaining int
@@ -78,16 +133,20 @@ func (b *budget) snapshot() RateBudget {
 	return RateBudget{Limit: b.limit, Remaining: max(b.limit-b.used, 0), Used: b.used, Reset: b.reset}
 }
 
-// budgetLocked returns the budget for a token key ("" for anonymous),
-// starting a new window if the last one is over.
-func (s *Server) budgetLocked(key string, now time.Time) *budget {
+// limitLocked is a new budget's limit.
+func (s *Server) limitLocked(key budgetKey) int {
+	if key.kind == anonymous {
+		return s.opts.AnonymousRateLimit
+	}
+	return s.opts.RateLimit
+}
+
+// budgetLocked returns a budget, starting a new window if the last one is
+// over.
+func (s *Server) budgetLocked(key budgetKey, now time.Time) *budget {
 	b, ok := s.budgets[key]
 	if !ok {
-		limit := s.opts.RateLimit
-		if key == "" {
-			limit = s.opts.AnonymousRateLimit
-		}
-		b = &budget{limit: limit}
+		b = &budget{limit: s.limitLocked(key)}
 		s.budgets[key] = b
 	}
 	if b.reset.IsZero() || !now.Before(b.reset) {
@@ -98,7 +157,7 @@ func (s *Server) budgetLocked(key string, now time.Time) *budget {
 }
 
 // chargeLocked spends one request of a budget; ok is false if none was left.
-func (s *Server) chargeLocked(key string, now time.Time) (RateBudget, bool) {
+func (s *Server) chargeLocked(key budgetKey, now time.Time) (RateBudget, bool) {
 	b := s.budgetLocked(key, now)
 	if b.used >= b.limit {
 		return b.snapshot(), false
@@ -107,27 +166,39 @@ func (s *Server) chargeLocked(key string, now time.Time) (RateBudget, bool) {
 	return b.snapshot(), true
 }
 
-// RateLimit returns a token's budget ("" for anonymous requests).
-func (s *Server) RateLimit(token string) RateBudget {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.budgetLocked(token, s.now()).snapshot()
+// budgetKeyLocked names the budget of a credential: a personal access token,
+// or "" for anonymous requests.
+func (s *Server) budgetKeyLocked(credential string) budgetKey {
+	if credential == "" {
+		return budgetKey{}
+	}
+	return budgetKey{kind: personal, token: credential}
 }
 
-// SetRateRemaining sets what is left of a token's budget in the current
-// window (starting one if needed), for instance 0 to exhaust it.
-func (s *Server) SetRateRemaining(token string, remaining int) {
+// RateLimit returns the budget a credential spends: a personal access
+// token's, or for "" the anonymous budget.
+func (s *Server) RateLimit(credential string) RateBudget {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.budgetLocked(token, s.now())
+	return s.budgetLocked(s.budgetKeyLocked(credential), s.now()).snapshot()
+}
+
+// SetRateRemaining sets what is left of a credential's budget (as for
+// RateLimit) in the current window (starting one if needed), for instance 0
+// to exhaust it.
+func (s *Server) SetRateRemaining(credential string, remaining int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.budgetLocked(s.budgetKeyLocked(credential), s.now())
 	b.used = min(max(b.limit-remaining, 0), b.limit)
 }
 
-// SetRateReset moves the end of a token's current window, for instance to a
-// moment just ahead so a test sees the budget refill soon.
-func (s *Server) SetRateReset(token string, reset time.Time) {
+// SetRateReset moves the end of a credential's current window (as for
+// RateLimit), for instance to a moment just ahead so a test sees the budget
+// refill soon.
+func (s *Server) SetRateReset(credential string, reset time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.budgetLocked(token, s.now())
+	b := s.budgetLocked(s.budgetKeyLocked(credential), s.now())
 	b.reset = reset
 }

@@ -3,6 +3,7 @@ package githubtest_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,7 +13,7 @@ import (
 )
 
 // TestConformance drives every endpoint the simulator serves, at
-// organization and repository scope, through success and failure, and
+// organization, repository and enterprise scope, through success and failure, and
 // checks every answer against GitHub's description. (Every other test's
 // answers are checked the same way when it ends, by newServer.)
 func TestConformance(t *testing.T) {
@@ -21,8 +22,15 @@ func TestConformance(t *testing.T) {
 	_, err := srv.AddRunnerGroup("acme", "ci")
 	require.NoError(t, err)
 
-	for _, prefix := range []string{"orgs/acme", "repos/acme/website"} {
-		path := map[string]string{"orgs/acme": "acme", "repos/acme/website": "acme/website"}[prefix]
+	_, err = srv.AddRunnerGroup(entPath, "ci")
+	require.NoError(t, err)
+
+	for _, scope := range []struct{ prefix, path, token string }{
+		{"orgs/acme", "acme", adminToken},
+		{"repos/acme/website", "acme/website", adminToken},
+		{entPath, entPath, entToken},
+	} {
+		prefix, path, adminToken := scope.prefix, scope.path, scope.token
 		busy, err := srv.AddRunner(path, githubtest.RunnerSeed{Name: "busy", Online: true, Busy: true, Labels: []string{"gpu"}})
 		require.NoError(t, err)
 		for i := range 5 {
@@ -74,8 +82,16 @@ func TestConformance(t *testing.T) {
 		{"GET", "orgs/nobody/actions/runners"},
 		{"GET", "rate_limit"},
 		{"GET", "orgs/acme/actions/unknown"},
+		{"GET", entPath + "/actions/runner-groups"},
+		{"GET", entPath + "/actions/runner-groups/1"},
+		{"GET", entPath + "/actions/runner-groups/77"},
+		{"GET", "enterprises/nobody/actions/runners"},
 	} {
-		call(t, srv, r.method, r.path, adminToken, nil)
+		token := adminToken
+		if strings.HasPrefix(r.path, "enterprises/") {
+			token = entToken
+		}
+		call(t, srv, r.method, r.path, token, nil)
 	}
 	srv.InjectFault(githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 502, Count: 1})
 	srv.InjectFault(githubtest.Fault{Path: "/repos/{owner}/{repo}/actions/runners", SecondaryLimit: true, Count: 1})
@@ -93,7 +109,7 @@ func TestConformance(t *testing.T) {
 	for _, want := range []int{200, 201, 204, 400, 401, 403, 404, 409, 422, 502} {
 		assert.True(t, statuses[want], "no %d answer was exercised", want)
 	}
-	require.Greater(t, len(exchanges), 60)
+	require.Greater(t, len(exchanges), 90)
 	for _, err := range validator(t).CheckAll(exchanges) {
 		t.Error(err)
 	}
@@ -153,6 +169,12 @@ func TestConformanceCatchesBrokenShapes(t *testing.T) {
 			want:  "status 202 is not declared",
 		},
 		{
+			name:  "an undescribed endpoint's error that is not JSON",
+			fault: githubtest.Fault{Path: "/enterprises/{enterprise}/actions/runner-groups", Status: 500, Body: `<html>oops</html>`},
+			path:  entPath + "/actions/runner-groups",
+			want:  "not JSON",
+		},
+		{
 			name:  "downloads as an object",
 			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners/downloads", Status: 200, Body: `{"os":"linux"}`},
 			path:  "orgs/acme/actions/runners/downloads",
@@ -168,8 +190,12 @@ func TestConformanceCatchesBrokenShapes(t *testing.T) {
 			if method == "" {
 				method = http.MethodGet
 			}
+			token := adminToken
+			if strings.HasPrefix(tt.path, "enterprises/") {
+				token = entToken
+			}
 			before := len(srv.Exchanges())
-			call(t, srv, method, tt.path, adminToken, tt.body)
+			call(t, srv, method, tt.path, token, tt.body)
 			exs := srv.Exchanges()
 			require.Len(t, exs, before+1)
 			err := v.Check(exs[len(exs)-1])

@@ -121,7 +121,7 @@ func (s *Server) runnerRegister(_ *http.Request, in kv) string {
 	}
 	groupID := int64(defaultGroupID)
 	poolName := DefaultGroupName
-	if g := strings.TrimSpace(in["runnergroup"]); g != "" && sc.org {
+	if g := strings.TrimSpace(in["runnergroup"]); g != "" && sc.hasGroups() {
 		grp := sc.groupByName(g)
 		if grp == nil {
 			return protocolError(fmt.Sprintf("Could not find any self-hosted runner group named %q.", g))

@@ -1,7 +1,7 @@
 // Package githubtest is a stateful simulator of GitHub's self-hosted runner
 // API, for tests and demos: an HTTP server on the loopback interface that
-// keeps organizations, repositories, runners, runner groups, tokens,
-// per-token rate-limit budgets and jobs, and answers as GitHub does - the
+// keeps organizations, repositories, enterprises, runners, runner groups,
+// tokens, per-token rate-limit budgets and jobs, and answers as GitHub does - the
 // same paths, status codes, bodies, Link pagination and rate-limit headers,
 // checked against GitHub's own OpenAPI description (testdata/).
 //
@@ -44,6 +44,10 @@ const (
 	ScopeAdminOrg = "admin:org"
 	// ScopeRepo is needed for repository runner endpoints.
 	ScopeRepo = "repo"
+	// ScopeManageRunnersEnterprise is needed for enterprise runner
+	// endpoints; ScopeAdminEnterprise includes it.
+	ScopeManageRunnersEnterprise = "manage_runners:enterprise"
+	ScopeAdminEnterprise         = "admin:enterprise"
 )
 
 // Defaults for Options.
@@ -67,9 +71,12 @@ type Options struct {
 	// the "Default" runner group, id 1.
 	Orgs  []string
 	Repos []string
+	// Enterprises maps enterprise slugs to their organizations (created if
+	// not in Orgs); see AddEnterprise.
+	Enterprises map[string][]string
 	// Tokens maps personal access tokens to their scopes (ScopeAdminOrg,
-	// ScopeRepo). A token with no scopes is valid but may do nothing. More
-	// can be added with AddToken.
+	// ScopeRepo, ScopeManageRunnersEnterprise). A token with no scopes is
+	// valid but may do nothing. More can be added with AddToken.
 	Tokens map[string][]string
 	// Clock tells the time; nil means the real clock.
 	Clock Clock
@@ -136,6 +143,8 @@ type Server struct {
 	scopes  map[string]*scope // by lower-cased path
 	runners map[int64]*runner
 	nextID  int64
+	// nextAccountID numbers organizations, repositories and enterprises.
+	nextAccountID int64
 
 	labelIDs    map[string]int64 // by lower-cased label name
 	nextLabelID int64
@@ -143,7 +152,7 @@ type Server struct {
 
 	tokens    map[string]*patToken
 	runnerTok map[string]*runnerToken // registration and remove tokens
-	budgets   map[string]*budget      // by PAT; "" for anonymous
+	budgets   map[budgetKey]*budget
 
 	jobs      map[JobID]*job
 	jobOrder  []JobID
@@ -215,25 +224,26 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("cannot listen on %s: %w", opts.Addr, err)
 	}
 	s := &Server{
-		opts:        opts,
-		clock:       clock,
-		logger:      logger,
-		listener:    ln,
-		baseURL:     "http://" + ln.Addr().String() + "/",
-		changed:     make(chan struct{}),
-		scopes:      make(map[string]*scope),
-		runners:     make(map[int64]*runner),
-		nextID:      1,
-		labelIDs:    make(map[string]int64),
-		nextLabelID: 1,
-		nextGroupID: 2,
-		tokens:      make(map[string]*patToken),
-		runnerTok:   make(map[string]*runnerToken),
-		budgets:     make(map[string]*budget),
-		jobs:        make(map[JobID]*job),
-		nextJobID:   1,
-		rand:        rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
-		counts:      make(map[string]int),
+		opts:          opts,
+		clock:         clock,
+		logger:        logger,
+		listener:      ln,
+		baseURL:       "http://" + ln.Addr().String() + "/",
+		changed:       make(chan struct{}),
+		scopes:        make(map[string]*scope),
+		runners:       make(map[int64]*runner),
+		nextID:        1,
+		nextAccountID: 1001,
+		labelIDs:      make(map[string]int64),
+		nextLabelID:   1,
+		nextGroupID:   2,
+		tokens:        make(map[string]*patToken),
+		runnerTok:     make(map[string]*runnerToken),
+		budgets:       make(map[budgetKey]*budget),
+		jobs:          make(map[JobID]*job),
+		nextJobID:     1,
+		rand:          rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
+		counts:        make(map[string]int),
 	}
 	s.runnerURL = s.baseURL
 	if opts.RunnerURL != "" {
@@ -256,6 +266,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	for _, r := range opts.Repos {
 		if err := s.AddRepo(r); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	for e, orgs := range opts.Enterprises {
+		if err := s.AddEnterprise(e, orgs...); err != nil {
 			ln.Close()
 			return nil, err
 		}

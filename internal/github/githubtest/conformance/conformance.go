@@ -16,6 +16,11 @@
 //
 // Answers shaped by an injected fault are checked like any other: a fault
 // that sends a wrong shape on purpose is caught.
+//
+// A few endpoints the simulator serves, as GitHub does, are missing from the
+// description (see Undescribed): their answers get the checks that hold for
+// every GitHub answer (rate-limit headers, Link, basic-error on errors, a
+// JSON body), not a schema check.
 package conformance
 
 import (
@@ -28,6 +33,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,6 +76,12 @@ func Load(path string) (*Validator, error) {
 	if len(doc.Servers) == 0 {
 		return nil, errors.New("the description names no server")
 	}
+	for _, ep := range undescribedEndpoints() {
+		method, path, _ := strings.Cut(ep, " ")
+		if item := doc.Paths.Find(path); item != nil && item.GetOperation(method) != nil {
+			return nil, fmt.Errorf("%s describes %s: take it off the undescribed endpoints", path, ep)
+		}
+	}
 	return &Validator{doc: doc, router: router, basicError: be.Value, server: strings.TrimSuffix(doc.Servers[0].URL, "/")}, nil
 }
 
@@ -100,6 +112,8 @@ func (v *Validator) Check(ex githubtest.Exchange) error {
 
 	route, params, err := v.router.FindRoute(req)
 	switch {
+	case err != nil && Undescribed(ex.Endpoint):
+		checkUndescribed(ex, v, add)
 	case err != nil && ex.Status == http.StatusNotFound:
 		// A path GitHub does not have: its 404 must still be GitHub's.
 		v.checkBasicError(ex, add)
@@ -115,6 +129,45 @@ func (v *Validator) Check(ex githubtest.Exchange) error {
 		return nil
 	}
 	return fmt.Errorf("%s %s -> %d: %s", ex.Method, ex.Path, ex.Status, strings.Join(problems, "; "))
+}
+
+// undescribedEndpoints are the endpoints, keyed as Exchange.Endpoint, that
+// GitHub serves but the description copy lacks:
+//   - enterprise runner groups, which GitHub's GHEC description has and
+//     go-github's EnterpriseService.ListRunnerGroups calls, but which the
+//     extract leaves out.
+func undescribedEndpoints() []string {
+	return []string{
+		"GET /enterprises/{enterprise}/actions/runner-groups",
+		"GET /enterprises/{enterprise}/actions/runner-groups/{runner_group_id}",
+	}
+}
+
+// Undescribed reports whether an endpoint (keyed as Exchange.Endpoint) is
+// one GitHub serves that the description copy lacks. Load refuses a
+// description that has one of them, so the list cannot outlive the gap.
+func Undescribed(endpoint string) bool {
+	return slices.Contains(undescribedEndpoints(), endpoint)
+}
+
+// checkUndescribed checks an answer of an undescribed endpoint for what holds
+// on every GitHub answer: an error is a basic-error, a success with a body
+// is JSON.
+func checkUndescribed(ex githubtest.Exchange, v *Validator, add func(string, ...any)) {
+	if ex.Status >= 400 {
+		v.checkBasicError(ex, add)
+		return
+	}
+	if len(ex.ResponseBody) == 0 {
+		return
+	}
+	if ct := ex.ResponseHeader.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		add("answer has content type %q, not JSON", ct)
+		return
+	}
+	if !json.Valid(ex.ResponseBody) {
+		add("answer is not JSON")
+	}
 }
 
 // CheckAll checks every exchange and returns the failures.
