@@ -52,8 +52,11 @@ type access int
 
 const (
 	// accessScope is a runner endpoint of an organization, a repository or
-	// an enterprise: a token with the scope's scope or permission.
+	// an enterprise: a personal access token with the scope's classic
+	// scope, or an installation access token with its permission.
 	accessScope access = iota
+	// accessApp is an App endpoint: the App's JWT.
+	accessApp
 	// accessAny is any caller, such as /rate_limit, or a path GitHub does
 	// not have.
 	accessAny
@@ -81,6 +84,12 @@ func (s *Server) routes() http.Handler {
 		s.handle(mux, http.MethodGet, prefix+"/actions/runner-groups", accessScope, s.listGroups)
 		s.handle(mux, http.MethodGet, prefix+"/actions/runner-groups/{runner_group_id}", accessScope, s.getGroup)
 	}
+	s.handle(mux, http.MethodGet, "/app", accessApp, s.getApp)
+	s.handle(mux, http.MethodGet, "/app/installations", accessApp, s.listInstallations)
+	s.handle(mux, http.MethodGet, "/app/installations/{installation_id}", accessApp, s.getInstallation)
+	s.handle(mux, http.MethodPost, "/app/installations/{installation_id}/access_tokens", accessApp, s.createAccessToken)
+	s.handle(mux, http.MethodGet, "/orgs/{org}/installation", accessApp, s.findOrgInstallation)
+	s.handle(mux, http.MethodGet, "/repos/{owner}/{repo}/installation", accessApp, s.findRepoInstallation)
 	s.handle(mux, http.MethodGet, "/rate_limit", accessAny, s.rateLimitStatus)
 	mux.HandleFunc("/", s.rest("(unknown)", "", accessAny, func(c *call) { c.notFound() }))
 
@@ -146,6 +155,15 @@ func (c *call) authorize(acc access) bool {
 	s := c.s
 	s.mu.Lock()
 	who := s.identifyLocked(c.r, c.now)
+	switch {
+	case acc == accessApp && who.kind != appAuth && who.kind != anonymous:
+		// GitHub reads any other credential here as a JWT it cannot
+		// decode.
+		who = principal{present: true, jwtErr: &authError{status: http.StatusUnauthorized, message: msgJWTUndecodable}}
+	case acc == accessScope && who.kind == appAuth:
+		// A JWT buys installation tokens; it opens nothing else.
+		who = principal{present: true}
+	}
 	var b RateBudget
 	ok := true
 	if c.template == "/rate_limit" {
@@ -160,14 +178,26 @@ func (c *call) authorize(acc access) bool {
 
 	switch {
 	case !ok:
-		who := "user ID 1"
-		if c.who.kind == anonymous {
-			who = "127.0.0.1"
+		who := "127.0.0.1"
+		switch c.who.kind {
+		case personal:
+			who = "user ID 1"
+		case installationAuth:
+			who = fmt.Sprintf("installation ID %d", c.who.token.inst.id)
+		case appAuth:
+			who = fmt.Sprintf("app ID %d", c.who.app.id)
 		}
 		c.errorDoc(s.opts.PrimaryLimitStatus,
 			fmt.Sprintf("API rate limit exceeded for %s. If you reach out to GitHub Support for help, please include the request ID %s.",
 				who, c.w.Header().Get("X-GitHub-Request-Id")),
 			docsPrimaryLimit)
+		return false
+	case who.kind == anonymous && who.present && acc == accessApp:
+		e := who.jwtErr
+		if e == nil {
+			e = &authError{status: http.StatusUnauthorized, message: msgJWTUndecodable}
+		}
+		c.errorDoc(e.status, e.message, docsREST)
 		return false
 	case who.kind == anonymous && who.present:
 		c.errorDoc(http.StatusUnauthorized, "Bad credentials", docsREST)
@@ -177,7 +207,7 @@ func (c *call) authorize(acc access) bool {
 	case who.kind == anonymous:
 		c.errorDoc(http.StatusUnauthorized, "Requires authentication", docsREST)
 		return false
-	case acc == accessAny:
+	case acc == accessAny, acc == accessApp:
 		return true
 	}
 	return c.authorizeScope()
@@ -208,10 +238,44 @@ func (c *call) authorizeScope() bool {
 		c.notFound()
 		return false
 	}
-	if !c.authorizePersonal(sc) {
+	authorized := c.authorizePersonal
+	if c.who.kind == installationAuth {
+		authorized = c.authorizeInstallation
+	}
+	if !authorized(sc) {
 		return false
 	}
 	c.scope = sc
+	return true
+}
+
+// authorizeInstallation checks an installation access token: its
+// installation must reach the scope, and it must carry the endpoint's
+// permission - administration for a repository, organization_self_hosted_
+// runners for an organization, read to look and write to change. GitHub's
+// description does not enable the enterprise runner endpoints for Apps.
+func (c *call) authorizeInstallation(sc *scope) bool {
+	tok := c.who.token
+	perm := PermissionAdministration
+	if sc.kind != kindRepo {
+		perm = PermissionOrgSelfHostedRunners
+	}
+	level := LevelWrite
+	if c.r.Method == http.MethodGet {
+		level = LevelRead
+	}
+	if sc.kind != kindEnterprise {
+		c.w.Header().Set("X-Accepted-GitHub-Permissions", perm+"="+level)
+	}
+	switch {
+	case sc.kind == kindRepo && !tok.reaches(sc):
+		// A repository the installation cannot see does not exist for it.
+		c.notFound()
+		return false
+	case !tok.reaches(sc), !tok.has(perm, level):
+		c.errorDoc(http.StatusForbidden, msgNotIntegration, docsRunners)
+		return false
+	}
 	return true
 }
 

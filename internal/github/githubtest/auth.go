@@ -43,11 +43,13 @@ func (s *Server) AddToken(token string, scopes ...string) {
 	s.tokens[token] = &patToken{text: token, scopes: slices.Clone(scopes)}
 }
 
-// RevokeToken forgets a personal access token: it gets 401 from then on.
+// RevokeToken forgets a personal access token, or revokes an installation
+// access token: it gets 401 from then on.
 func (s *Server) RevokeToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tokens, token)
+	delete(s.instTokens, token)
 }
 
 // bearer returns the credential of an Authorization header: "Bearer X" or
@@ -72,16 +74,30 @@ func bearer(r *http.Request) (string, bool) {
 type principalKind int
 
 const (
-	anonymous principalKind = iota
-	personal                // a personal access token
+	anonymous        principalKind = iota
+	personal                       // a personal access token
+	installationAuth               // an installation access token
+	appAuth                        // a GitHub App's JWT
 )
 
 // principal is a request's authentication.
 type principal struct {
 	kind principalKind
 	pat  *patToken
+	// token is the installation access token, for installationAuth.
+	token *installationToken
+	// app is the App whose JWT it was, for appAuth.
+	app *app
 	// present is true when the request carried credentials, valid or not.
 	present bool
+	// jwtErr says why a JWT was refused, for the App endpoints' answer.
+	jwtErr *authError
+}
+
+// authError is a refusal with GitHub's status and message.
+type authError struct {
+	status  int
+	message string
 }
 
 // identifyLocked resolves a request's credentials at now. s.mu must be
@@ -94,20 +110,42 @@ func (s *Server) identifyLocked(r *http.Request, now time.Time) principal {
 	}
 	if pat, ok := s.tokens[cred]; ok {
 		p.kind, p.pat = personal, pat
+		return p
+	}
+	if tok, ok := s.instTokens[cred]; ok {
+		if now.Before(tok.expires) {
+			p.kind, p.token = installationAuth, tok
+		}
+		return p
+	}
+	if looksLikeJWT(cred) {
+		a, err := s.verifyJWTLocked(cred, now)
+		if err != nil {
+			p.jwtErr = err
+			return p
+		}
+		p.kind, p.app = appAuth, a
 	}
 	return p
 }
 
 // budgetKey names a rate-limit budget: GitHub keeps one per personal access
-// token (per user, really) and one for unauthenticated requests.
+// token (per user, really), one per App installation shared by its tokens,
+// one per App for its JWTs, and one for unauthenticated requests.
 type budgetKey struct {
 	kind  principalKind
+	id    int64  // the installation's or App's id
 	token string // the personal access token
 }
 
 func (p principal) budgetKey() budgetKey {
-	if p.kind == personal {
+	switch p.kind {
+	case personal:
 		return budgetKey{kind: personal, token: p.pat.text}
+	case installationAuth:
+		return budgetKey{kind: installationAuth, id: p.token.inst.id}
+	case appAuth:
+		return budgetKey{kind: appAuth, id: p.app.id}
 	}
 	return budgetKey{}
 }
@@ -135,8 +173,13 @@ func (b *budget) snapshot() RateBudget {
 
 // limitLocked is a new budget's limit.
 func (s *Server) limitLocked(key budgetKey) int {
-	if key.kind == anonymous {
+	switch key.kind {
+	case anonymous:
 		return s.opts.AnonymousRateLimit
+	case installationAuth:
+		if inst, ok := s.installations[key.id]; ok {
+			return s.installationLimitLocked(inst)
+		}
 	}
 	return s.opts.RateLimit
 }
@@ -167,20 +210,33 @@ func (s *Server) chargeLocked(key budgetKey, now time.Time) (RateBudget, bool) {
 }
 
 // budgetKeyLocked names the budget of a credential: a personal access token,
-// or "" for anonymous requests.
+// an installation access token (its installation's budget), or "" for
+// anonymous requests.
 func (s *Server) budgetKeyLocked(credential string) budgetKey {
 	if credential == "" {
 		return budgetKey{}
+	}
+	if tok, ok := s.instTokens[credential]; ok {
+		return budgetKey{kind: installationAuth, id: tok.inst.id}
 	}
 	return budgetKey{kind: personal, token: credential}
 }
 
 // RateLimit returns the budget a credential spends: a personal access
-// token's, or for "" the anonymous budget.
+// token's, an installation access token's installation's, or for "" the
+// anonymous budget.
 func (s *Server) RateLimit(credential string) RateBudget {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.budgetLocked(s.budgetKeyLocked(credential), s.now()).snapshot()
+}
+
+// InstallationRateLimit returns an App installation's budget, which all its
+// installation access tokens share.
+func (s *Server) InstallationRateLimit(installationID int64) RateBudget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.budgetLocked(budgetKey{kind: installationAuth, id: installationID}, s.now()).snapshot()
 }
 
 // SetRateRemaining sets what is left of a credential's budget (as for

@@ -19,6 +19,11 @@ import (
 //	GET  /_sim/runners  -> [runner...]
 //	GET  /_sim/counts   -> {"GET /orgs/{org}/actions/runners": 3, ...}
 //	POST /_sim/tokens   {"token":"T","scopes":["admin:org"]} -> 204
+//	POST /_sim/apps     {"name":"N"} -> 201 {"id":1,"client_id":"Iv23li...",
+//	                    "slug":"n","private_key":"-----BEGIN RSA PRIVATE KEY-----..."}
+//	POST /_sim/installations {"app_id":1,"account":"acme",
+//	                    "repositories":["acme/x"],"permissions":{"administration":"write"},
+//	                    "users":0,"rate_limit":0} -> 201 {"id":40000001,"rate_limit":5000}
 //
 // Jobs and runners are the Job and Runner types as JSON, durations in
 // nanoseconds.
@@ -82,6 +87,47 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 		}
 		s.AddToken(req.Token, req.Scopes...)
 		w.WriteHeader(http.StatusNoContent)
+	})
+	handle("POST /_sim/apps", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name        string            `json:"name"`
+			Permissions map[string]string `json:"permissions"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+			http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		a, err := s.AddApp(AppSeed{Name: req.Name, Permissions: req.Permissions})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeControlJSON(w, http.StatusCreated, map[string]any{
+			"id": a.ID, "client_id": a.ClientID, "slug": a.Slug, "private_key": string(a.PrivateKeyPEM),
+		})
+	})
+	handle("POST /_sim/installations", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			AppID        int64             `json:"app_id"`
+			Account      string            `json:"account"`
+			Repositories []string          `json:"repositories"`
+			Permissions  map[string]string `json:"permissions"`
+			Users        int               `json:"users"`
+			RateLimit    int               `json:"rate_limit"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+			http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		inst, err := s.AddInstallation(req.AppID, InstallationSeed{
+			Account: req.Account, Repositories: req.Repositories, Permissions: req.Permissions,
+			Users: req.Users, RateLimit: req.RateLimit,
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeControlJSON(w, http.StatusCreated, map[string]any{"id": inst.ID, "rate_limit": inst.RateLimit})
 	})
 }
 

@@ -16,6 +16,13 @@
 //   - a small control API under /_sim/ for processes that cannot call Go
 //     (queue a job, read a job, list runners, read request counts).
 //
+// GitHub Apps authenticate as GitHub's docs describe (apps.go): a test
+// registers an App (AddApp, which hands back its private key), installs it
+// on an organization, a user's repositories or an enterprise
+// (AddInstallation) with permissions, and the App's JWT buys installation
+// access tokens that expire by the Clock and open the runner endpoints
+// their permissions allow, on a budget of the installation's own.
+//
 // Tests drive it directly: seed runners and groups, register tokens with
 // scopes, queue jobs and wait for their states, inject faults (status codes,
 // latency, dropped connections, secondary rate limits) per endpoint, move an
@@ -114,6 +121,9 @@ type Options struct {
 	// Record keeps every REST exchange (request and answer in full, minus
 	// the Authorization header) for Exchanges.
 	Record bool
+	// InstallationTokenLifetime is how long an App's installation access
+	// tokens last (default one hour, as on GitHub), by the Clock.
+	InstallationTokenLifetime time.Duration
 	// MaxLog bounds the request log (default 10,000 entries; oldest go
 	// first).
 	MaxLog int
@@ -153,6 +163,14 @@ type Server struct {
 	tokens    map[string]*patToken
 	runnerTok map[string]*runnerToken // registration and remove tokens
 	budgets   map[budgetKey]*budget
+
+	apps               map[int64]*app
+	nextAppID          int64
+	installations      map[int64]*installation
+	nextInstallationID int64
+	instTokens         map[string]*installationToken
+	nextTokenSeq       int64
+	userIDs            map[string]int64 // user accounts, by lower-cased login
 
 	jobs      map[JobID]*job
 	jobOrder  []JobID
@@ -210,6 +228,9 @@ func Start(opts Options) (*Server, error) {
 	if opts.MaxLog <= 0 {
 		opts.MaxLog = DefaultMaxLog
 	}
+	if opts.InstallationTokenLifetime <= 0 {
+		opts.InstallationTokenLifetime = DefaultInstallationTokenLifetime
+	}
 	clock := opts.Clock
 	if clock == nil {
 		clock = realClock{}
@@ -240,10 +261,18 @@ func Start(opts Options) (*Server, error) {
 		tokens:        make(map[string]*patToken),
 		runnerTok:     make(map[string]*runnerToken),
 		budgets:       make(map[budgetKey]*budget),
-		jobs:          make(map[JobID]*job),
-		nextJobID:     1,
-		rand:          rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
-		counts:        make(map[string]int),
+		apps:          make(map[int64]*app),
+		nextAppID:     1,
+		installations: make(map[int64]*installation),
+		// Installation ids are large on GitHub; so they are here, apart
+		// from every other id.
+		nextInstallationID: 40000001,
+		instTokens:         make(map[string]*installationToken),
+		userIDs:            make(map[string]int64),
+		jobs:               make(map[JobID]*job),
+		nextJobID:          1,
+		rand:               rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
+		counts:             make(map[string]int),
 	}
 	s.runnerURL = s.baseURL
 	if opts.RunnerURL != "" {

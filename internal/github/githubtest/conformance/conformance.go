@@ -135,11 +135,20 @@ func (v *Validator) Check(ex githubtest.Exchange) error {
 // GitHub serves but the description copy lacks:
 //   - enterprise runner groups, which GitHub's GHEC description has and
 //     go-github's EnterpriseService.ListRunnerGroups calls, but which the
-//     extract leaves out.
+//     extract leaves out;
+//   - the GitHub App endpoints (apps/*: the authenticated App, its
+//     installations, installation access tokens, an organization's or a
+//     repository's installation), which the extract leaves out too.
 func undescribedEndpoints() []string {
 	return []string{
 		"GET /enterprises/{enterprise}/actions/runner-groups",
 		"GET /enterprises/{enterprise}/actions/runner-groups/{runner_group_id}",
+		"GET /app",
+		"GET /app/installations",
+		"GET /app/installations/{installation_id}",
+		"POST /app/installations/{installation_id}/access_tokens",
+		"GET /orgs/{org}/installation",
+		"GET /repos/{owner}/{repo}/installation",
 	}
 }
 
