@@ -45,6 +45,10 @@ type call struct {
 	scope    *scope
 	who      principal
 	now      time.Time
+	// charged is true while the request has spent a point of its budget,
+	// in the window ending at chargedWindow.
+	charged       bool
+	chargedWindow time.Time
 }
 
 // access is what an endpoint asks of its caller.
@@ -117,7 +121,14 @@ func (s *Server) rest(endpoint, template string, acc access, h func(*call)) http
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
 		rw := &responseRecorder{ResponseWriter: w, capture: s.opts.Record}
 		out, faulted := rw, false
-		defer func() { s.finish(r, endpoint, true, body, out, faulted, start) }()
+		var c *call
+		defer func() {
+			points := 0
+			if c != nil && c.charged {
+				points = 1
+			}
+			s.finish(r, endpoint, true, body, out, faulted, points, start)
+		}()
 
 		f := s.pickFault(r.Method, template, r.URL.Path)
 		if f != nil {
@@ -127,13 +138,17 @@ func (s *Server) rest(endpoint, template string, acc access, h func(*call)) http
 				return
 			}
 		}
-		c := &call{s: s, w: rw, r: r, endpoint: endpoint, template: template, body: body, now: s.now()}
+		c = &call{s: s, w: rw, r: r, endpoint: endpoint, template: template, body: body, now: s.now()}
 		c.commonHeaders()
 		if !c.authorize(acc) {
 			return
 		}
 		if f != nil && (f.Status != 0 || f.SecondaryLimit) {
 			c.fault(f)
+			return
+		}
+		if template != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			c.serveConditional(h)
 			return
 		}
 		h(c)
@@ -174,6 +189,8 @@ func (c *call) authorize(acc access) bool {
 	}
 	s.mu.Unlock()
 	c.who = who
+	c.charged = ok && c.template != "/rate_limit"
+	c.chargedWindow = b.Reset
 	c.rateHeaders(b)
 
 	switch {

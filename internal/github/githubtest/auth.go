@@ -200,6 +200,7 @@ func (s *Server) budgetLocked(key budgetKey, now time.Time) *budget {
 }
 
 // chargeLocked spends one request of a budget; ok is false if none was left.
+// The returned Reset names the window charged, for refundLocked.
 func (s *Server) chargeLocked(key budgetKey, now time.Time) (RateBudget, bool) {
 	b := s.budgetLocked(key, now)
 	if b.used >= b.limit {
@@ -207,6 +208,19 @@ func (s *Server) chargeLocked(key budgetKey, now time.Time) (RateBudget, bool) {
 	}
 	b.used++
 	return b.snapshot(), true
+}
+
+// refundLocked gives back a request charged in the window ending at reset,
+// if that window is still the budget's, and returns the budget.
+func (s *Server) refundLocked(key budgetKey, reset time.Time) RateBudget {
+	b, ok := s.budgets[key]
+	if !ok {
+		return RateBudget{}
+	}
+	if b.reset.Equal(reset) && b.used > 0 {
+		b.used--
+	}
+	return b.snapshot()
 }
 
 // budgetKeyLocked names the budget of a credential: a personal access token,

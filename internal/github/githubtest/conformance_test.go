@@ -93,6 +93,15 @@ func TestConformance(t *testing.T) {
 		}
 		call(t, srv, r.method, r.path, token, nil)
 	}
+	for _, p := range []struct{ path, token string }{
+		{"orgs/acme/actions/runners", adminToken},
+		{"repos/acme/website/actions/runners?per_page=2", adminToken},
+		{entPath + "/actions/runners", entToken},
+		{"rate_limit", adminToken},
+	} {
+		a := call(t, srv, "GET", p.path, p.token, nil)
+		require.Equal(t, http.StatusNotModified, ifNoneMatch(t, srv, p.path, p.token, a.Header.Get("ETag")).Status, p.path)
+	}
 	srv.InjectFault(githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 502, Count: 1})
 	srv.InjectFault(githubtest.Fault{Path: "/repos/{owner}/{repo}/actions/runners", SecondaryLimit: true, Count: 1})
 	call(t, srv, "GET", "orgs/acme/actions/runners", adminToken, nil)
@@ -106,7 +115,7 @@ func TestConformance(t *testing.T) {
 	for _, ex := range exchanges {
 		statuses[ex.Status] = true
 	}
-	for _, want := range []int{200, 201, 204, 400, 401, 403, 404, 409, 422, 502} {
+	for _, want := range []int{200, 201, 204, 304, 400, 401, 403, 404, 409, 422, 502} {
 		assert.True(t, statuses[want], "no %d answer was exercised", want)
 	}
 	require.Greater(t, len(exchanges), 90)
@@ -213,6 +222,33 @@ func TestConformanceCatchesBrokenShapes(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "no X-RateLimit-Remaining header")
 		assert.Contains(t, err.Error(), `X-RateLimit-Reset "soon" is not an integer`)
+	})
+	t.Run("conditional answers", func(t *testing.T) {
+		a := call(t, srv, http.MethodGet, "orgs/acme/actions/runners", adminToken, nil)
+		require.Equal(t, http.StatusNotModified, ifNoneMatch(t, srv, "orgs/acme/actions/runners", adminToken, a.Header.Get("ETag")).Status)
+		exs := srv.Exchanges()
+		good, notModified := exs[len(exs)-2], exs[len(exs)-1]
+		require.NoError(t, v.Check(good))
+		require.NoError(t, v.Check(notModified))
+
+		noETag := good
+		noETag.ResponseHeader = good.ResponseHeader.Clone()
+		noETag.ResponseHeader.Del("ETag")
+		assert.ErrorContains(t, v.Check(noETag), "carries no ETag")
+
+		withBody := notModified
+		withBody.ResponseBody = []byte(`{}`)
+		assert.ErrorContains(t, v.Check(withBody), "304 with a body")
+
+		otherTag := notModified
+		otherTag.RequestHeader = notModified.RequestHeader.Clone()
+		otherTag.RequestHeader.Set("If-None-Match", `W/"something-else"`)
+		assert.ErrorContains(t, v.Check(otherTag), "does not name")
+
+		unasked := notModified
+		unasked.RequestHeader = notModified.RequestHeader.Clone()
+		unasked.RequestHeader.Del("If-None-Match")
+		assert.ErrorContains(t, v.Check(unasked), "without If-None-Match")
 	})
 	t.Run("malformed Link", func(t *testing.T) {
 		ex := srv.Exchanges()[0]

@@ -18,6 +18,8 @@ import (
 //	GET  /_sim/jobs/{id} -> job | 404
 //	GET  /_sim/runners  -> [runner...]
 //	GET  /_sim/counts   -> {"GET /orgs/{org}/actions/runners": 3, ...}
+//	GET  /_sim/stats    -> {"GET /orgs/{org}/actions/runners":
+//	                        {"Requests":3,"NotModified":2,"RatePoints":1}, ...}
 //	POST /_sim/tokens   {"token":"T","scopes":["admin:org"]} -> 204
 //	POST /_sim/apps     {"name":"N"} -> 201 {"id":1,"client_id":"Iv23li...",
 //	                    "slug":"n","private_key":"-----BEGIN RSA PRIVATE KEY-----..."}
@@ -34,7 +36,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 			start := time.Now()
 			s.count(pattern)
 			rw := &responseRecorder{ResponseWriter: w}
-			defer s.finish(r, pattern, false, nil, rw, false, start)
+			defer s.finish(r, pattern, false, nil, rw, false, 0, start)
 			h(rw, r)
 		})
 	}
@@ -75,6 +77,9 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 	})
 	handle("GET /_sim/counts", func(w http.ResponseWriter, _ *http.Request) {
 		writeControlJSON(w, http.StatusOK, s.Counts())
+	})
+	handle("GET /_sim/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.Stats())
 	})
 	handle("POST /_sim/tokens", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

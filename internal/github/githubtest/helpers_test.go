@@ -111,6 +111,12 @@ func (a answer) message(t *testing.T) string {
 // call sends one request to the simulator; path is relative to its URL.
 func call(t *testing.T, srv *githubtest.Server, method, path, token string, body any) answer {
 	t.Helper()
+	return callWith(t, srv, method, path, token, body, nil)
+}
+
+// callWith is call with more request headers.
+func callWith(t *testing.T, srv *githubtest.Server, method, path, token string, body any, header http.Header) answer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var rd io.Reader
@@ -133,6 +139,9 @@ func call(t *testing.T, srv *githubtest.Server, method, path, token string, body
 	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

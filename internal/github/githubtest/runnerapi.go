@@ -78,7 +78,7 @@ func (s *Server) runnerRoutes(mux *http.ServeMux) {
 			body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
 			rw := &responseRecorder{ResponseWriter: w}
 			out, faulted := rw, false
-			defer func() { s.finish(r, endpoint, false, nil, out, faulted, start) }()
+			defer func() { s.finish(r, endpoint, false, nil, out, faulted, 0, start) }()
 			if f := s.pickFault(r.Method, template, r.URL.Path); f != nil {
 				faulted = true
 				if interrupt(w, r, f) {

@@ -447,6 +447,9 @@ func TestControlAPI(t *testing.T) {
 	var counts map[string]int
 	get("_sim/counts", &counts)
 	assert.Equal(t, 1, counts["GET /orgs/{org}/actions/runners"])
+	var stats map[string]githubtest.EndpointStats
+	get("_sim/stats", &stats)
+	assert.Equal(t, githubtest.EndpointStats{Requests: 1, RatePoints: 1}, stats["GET /orgs/{org}/actions/runners"])
 	assert.Equal(t, http.StatusBadRequest, post("_sim/jobs", `{"duration":"soon"}`).StatusCode)
 
 	resp = post("_sim/apps", `{"name":"From Outside"}`)

@@ -23,6 +23,10 @@
 // access tokens that expire by the Clock and open the runner endpoints
 // their permissions allow, on a budget of the installation's own.
 //
+// Successful GETs carry an ETag; a conditional GET that matches it gets 304
+// Not Modified and, as on GitHub, spends no rate-limit point (Stats and the
+// request log tell 304s and points apart for benchmarks).
+//
 // Tests drive it directly: seed runners and groups, register tokens with
 // scopes, queue jobs and wait for their states, inject faults (status codes,
 // latency, dropped connections, secondary rate limits) per endpoint, move an
@@ -181,6 +185,7 @@ type Server struct {
 	rand      *rand.Rand
 
 	counts    map[string]int
+	stats     map[string]*EndpointStats
 	log       []Request
 	exchanges []Exchange
 }
@@ -273,6 +278,7 @@ func Start(opts Options) (*Server, error) {
 		nextJobID:          1,
 		rand:               rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
 		counts:             make(map[string]int),
+		stats:              make(map[string]*EndpointStats),
 	}
 	s.runnerURL = s.baseURL
 	if opts.RunnerURL != "" {

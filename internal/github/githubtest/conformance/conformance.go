@@ -12,7 +12,10 @@
 //   - the Link header's shape, when present;
 //   - a request the simulator accepted (2xx), against the operation's
 //     parameters and request body, so that the simulator accepts nothing
-//     GitHub would refuse.
+//     GitHub would refuse;
+//   - conditional requests: a 200 answer to a GET carries an ETag, and a
+//     304 (which GitHub gives on any GET, declared or not) answers a GET
+//     whose If-None-Match names its ETag, without a body.
 //
 // Answers shaped by an injected fault are checked like any other: a fault
 // that sends a wrong shape on purpose is caught.
@@ -93,6 +96,15 @@ func (v *Validator) Check(ex githubtest.Exchange) error {
 
 	checkRateHeaders(ex.ResponseHeader, add)
 	checkLink(ex.ResponseHeader.Get("Link"), add)
+	if ex.Status == http.StatusNotModified {
+		// GitHub answers conditional requests on every GET, whether its
+		// description declares the 304 or not.
+		checkNotModified(ex, add)
+		return joinProblems(ex, problems)
+	}
+	if isRead(ex.Method) && ex.Status == http.StatusOK && !ex.Fault && ex.ResponseHeader.Get("ETag") == "" {
+		add("a 200 answer to a %s carries no ETag", ex.Method)
+	}
 
 	target := v.server + ex.Path
 	if ex.RawQuery != "" {
@@ -125,10 +137,49 @@ func (v *Validator) Check(ex githubtest.Exchange) error {
 			v.checkRequest(ex, route, params, add)
 		}
 	}
+	return joinProblems(ex, problems)
+}
+
+func joinProblems(ex githubtest.Exchange, problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%s %s -> %d: %s", ex.Method, ex.Path, ex.Status, strings.Join(problems, "; "))
+}
+
+func isRead(method string) bool { return method == http.MethodGet || method == http.MethodHead }
+
+// checkNotModified checks a 304: the answer to a GET whose If-None-Match
+// names the answer's ETag (weak comparison), without a body.
+func checkNotModified(ex githubtest.Exchange, add func(string, ...any)) {
+	if !isRead(ex.Method) {
+		add("304 to a %s", ex.Method)
+	}
+	etag := ex.ResponseHeader.Get("ETag")
+	inm := ex.RequestHeader.Get("If-None-Match")
+	switch {
+	case etag == "":
+		add("304 without an ETag")
+	case inm == "":
+		add("304 to a request without If-None-Match")
+	case !weakMatch(inm, etag):
+		add("304 for ETag %s, which If-None-Match %q does not name", etag, inm)
+	}
+	if len(ex.ResponseBody) > 0 {
+		add("304 with a body")
+	}
+}
+
+// weakMatch compares an If-None-Match list with an ETag as RFC 9110's weak
+// comparison does.
+func weakMatch(ifNoneMatch, etag string) bool {
+	want := strings.TrimPrefix(etag, "W/")
+	for _, tag := range strings.Split(ifNoneMatch, ",") {
+		if tag = strings.TrimSpace(tag); tag == "*" || strings.TrimPrefix(tag, "W/") == want {
+			return true
+		}
+	}
+	return false
 }
 
 // undescribedEndpoints are the endpoints, keyed as Exchange.Endpoint, that
