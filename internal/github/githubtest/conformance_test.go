@@ -13,7 +13,8 @@ import (
 )
 
 // TestConformance drives every endpoint the simulator serves, at
-// organization, repository and enterprise scope, through success and failure, and
+// organization, repository and enterprise scope and as a GitHub App,
+// through success and failure, conditional requests included, and
 // checks every answer against GitHub's description. (Every other test's
 // answers are checked the same way when it ends, by newServer.)
 func TestConformance(t *testing.T) {
@@ -93,6 +94,29 @@ func TestConformance(t *testing.T) {
 		}
 		call(t, srv, r.method, r.path, token, nil)
 	}
+	app := addApp(t, srv, githubtest.AppSeed{})
+	inst := addInstallation(t, srv, app.ID, githubtest.InstallationSeed{Account: "acme"})
+	appJWT, err := app.JWT(srv.Now())
+	require.NoError(t, err)
+	for _, r := range []struct{ method, path, token string }{
+		{"GET", "app", appJWT},
+		{"GET", "app/installations", appJWT},
+		{"GET", fmt.Sprintf("app/installations/%d", inst.ID), appJWT},
+		{"GET", "app/installations/1", appJWT},
+		{"GET", "orgs/acme/installation", appJWT},
+		{"GET", "repos/acme/website/installation", appJWT},
+		{"GET", "orgs/nobody/installation", appJWT},
+		{"POST", fmt.Sprintf("app/installations/%d/access_tokens", inst.ID), appJWT},
+		{"POST", fmt.Sprintf("app/installations/%d/access_tokens", inst.ID), adminToken},
+		{"GET", "orgs/acme/actions/runners", appJWT},
+	} {
+		call(t, srv, r.method, r.path, r.token, nil)
+	}
+	itok, err := srv.CreateInstallationToken(inst.ID)
+	require.NoError(t, err)
+	call(t, srv, "GET", "orgs/acme/actions/runners", itok.Token, nil)
+	call(t, srv, "GET", entPath+"/actions/runners", itok.Token, nil)
+
 	for _, p := range []struct{ path, token string }{
 		{"orgs/acme/actions/runners", adminToken},
 		{"repos/acme/website/actions/runners?per_page=2", adminToken},
