@@ -308,8 +308,8 @@ func (s *Server) AddInstallation(appID int64, seed InstallationSeed) (Installati
 	default:
 		return Installation{}, fmt.Errorf("no organization, enterprise or repository owner %q", seed.Account)
 	}
-	for _, a := range s.installations {
-		if a.app == inst.app && a.targetType == inst.targetType && strings.EqualFold(a.login, inst.login) {
+	for _, other := range s.installations {
+		if other.app == a && other.targetType == inst.targetType && strings.EqualFold(other.login, inst.login) {
 			return Installation{}, fmt.Errorf("App %d is installed on %s already", appID, seed.Account)
 		}
 	}

@@ -2,6 +2,7 @@ package githubtest
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"net/http"
@@ -187,7 +188,7 @@ func (c *call) appInstallationsLocked() []*installation {
 			out = append(out, inst)
 		}
 	}
-	slices.SortFunc(out, func(a, b *installation) int { return int(a.id - b.id) })
+	slices.SortFunc(out, func(a, b *installation) int { return cmp.Compare(a.id, b.id) })
 	return out
 }
 
