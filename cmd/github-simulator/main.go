@@ -4,7 +4,11 @@
 // first line of its standard output and serves until SIGINT or SIGTERM.
 //
 //	github-simulator --listen 127.0.0.1:0 --org acme --repo acme/website \
-//	    --token-file tokens.txt
+//	    --enterprise acme-corp:acme --token-file tokens.txt
+//
+// --enterprise SLUG[:ORG,...] creates an enterprise and makes the listed
+// organizations its own; its runner endpoints are under
+// /enterprises/SLUG/actions and need a token with manage_runners:enterprise.
 //
 // Tokens: --token-file names a file of lines `TOKEN [SCOPE,SCOPE...]`
 // (blank lines and # comments ignored; no scopes means admin:org,repo), which
@@ -46,10 +50,11 @@ func main() {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("github-simulator", flag.ContinueOnError)
-	var orgs, repos, tokens listFlag
+	var orgs, repos, enterprises, tokens listFlag
 	listen := fs.String("listen", "127.0.0.1:0", "listen address (keep it on loopback)")
 	fs.Var(&orgs, "org", "an organization to create (repeatable)")
 	fs.Var(&repos, "repo", "a repository owner/repo to create (repeatable)")
+	fs.Var(&enterprises, "enterprise", "an enterprise SLUG[:ORG,...] to create, with its organizations (repeatable)")
 	fs.Var(&tokens, "token", "a test token TOKEN[:SCOPE,...] (repeatable; default scopes admin:org,repo)")
 	tokenFile := fs.String("token-file", "", "file of `TOKEN [SCOPE,...]` lines")
 	runnerVersion := fs.String("runner-version", githubtest.DefaultRunnerVersion, "runner application version in download names")
@@ -72,6 +77,18 @@ func run(args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
+	enterpriseOrgs := make(map[string][]string)
+	for _, e := range enterprises {
+		slug, list, _ := strings.Cut(e, ":")
+		var members []string
+		for _, o := range strings.Split(list, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				members = append(members, o)
+			}
+		}
+		enterpriseOrgs[slug] = append(enterpriseOrgs[slug], members...)
+	}
+
 	tokenScopes := make(map[string][]string)
 	for _, t := range tokens {
 		tok, scopes, _ := strings.Cut(t, ":")
@@ -92,6 +109,7 @@ func run(args []string) error {
 		Addr:          *listen,
 		Orgs:          orgs,
 		Repos:         repos,
+		Enterprises:   enterpriseOrgs,
 		Tokens:        tokenScopes,
 		RateLimit:     *rateLimit,
 		RateWindow:    *rateWindow,
@@ -105,7 +123,7 @@ func run(args []string) error {
 		return err
 	}
 	fmt.Println(srv.URL())
-	logger.Info("github simulator serving", "url", srv.URL(), "orgs", len(orgs), "repos", len(repos), "tokens", len(tokenScopes))
+	logger.Info("github simulator serving", "url", srv.URL(), "orgs", len(orgs), "repos", len(repos), "enterprises", len(enterpriseOrgs), "tokens", len(tokenScopes))
 
 	<-ctx.Done()
 	logger.Info("github simulator stopping")

@@ -37,7 +37,8 @@ func TestCommand(t *testing.T) {
 	require.NoError(t, os.WriteFile(tokenFile, []byte("# test tokens\nghp_file repo\n\nghp_all\n"), 0o600))
 
 	cmd := exec.CommandContext(ctx, os.Args[0], "--listen", "127.0.0.1:0", "--org", "acme", "--repo", "acme/website",
-		"--token", "ghp_flag:admin:org", "--token-file", tokenFile)
+		"--enterprise", "acme-corp:acme", "--token", "ghp_flag:admin:org", "--token", "ghp_ent:manage_runners:enterprise",
+		"--token-file", tokenFile)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -72,6 +73,8 @@ func TestCommand(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, get("orgs/acme/actions/runners", "ghp_file"))
 	assert.Equal(t, http.StatusOK, get("orgs/acme/actions/runners", "ghp_all"), "no scopes listed means all")
 	assert.Equal(t, http.StatusUnauthorized, get("orgs/acme/actions/runners", "ghp_other"))
+	assert.Equal(t, http.StatusOK, get("enterprises/acme-corp/actions/runners", "ghp_ent"))
+	assert.Equal(t, http.StatusForbidden, get("enterprises/acme-corp/actions/runners", "ghp_all"))
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), "stderr: %s", stderr.String())
@@ -107,6 +110,7 @@ func TestFlagErrors(t *testing.T) {
 		{"stray argument", []string{"serve"}, "unexpected arguments"},
 		{"missing token file", []string{"--token-file", filepath.Join(t.TempDir(), "none")}, "cannot read token file"},
 		{"bad listen address", []string{"--listen", "127.0.0.1:notaport"}, "cannot listen"},
+		{"bad enterprise", []string{"--enterprise", "a/b"}, "invalid enterprise slug"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,33 +40,62 @@ type call struct {
 	w        http.ResponseWriter
 	r        *http.Request
 	endpoint string
+	template string
 	body     []byte
 	scope    *scope
+	who      principal
 	now      time.Time
+	// charged is true while the request has spent a point of its budget,
+	// in the window ending at chargedWindow.
+	charged       bool
+	chargedWindow time.Time
 }
+
+// access is what an endpoint asks of its caller.
+type access int
+
+const (
+	// accessScope is a runner endpoint of an organization, a repository or
+	// an enterprise: a personal access token with the scope's classic
+	// scope, or an installation access token with its permission.
+	accessScope access = iota
+	// accessApp is an App endpoint: the App's JWT.
+	accessApp
+	// accessAny is any caller, such as /rate_limit, or a path GitHub does
+	// not have.
+	accessAny
+)
 
 // routes builds the server's handler.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, prefix := range []string{"/orgs/{org}", "/repos/{owner}/{repo}"} {
+	for _, prefix := range []string{"/orgs/{org}", "/repos/{owner}/{repo}", "/enterprises/{enterprise}"} {
 		base := prefix + "/actions/runners"
-		s.handle(mux, http.MethodGet, base, s.listRunners)
-		s.handle(mux, http.MethodGet, base+"/{runner_id}", s.getRunner)
-		s.handle(mux, http.MethodDelete, base+"/{runner_id}", s.deleteRunner)
-		s.handle(mux, http.MethodGet, base+"/downloads", s.listDownloads)
-		s.handle(mux, http.MethodPost, base+"/registration-token", s.createRunnerToken("registration"))
-		s.handle(mux, http.MethodPost, base+"/remove-token", s.createRunnerToken("remove"))
-		s.handle(mux, http.MethodPost, base+"/generate-jitconfig", s.generateJITConfig)
-		s.handle(mux, http.MethodGet, base+"/{runner_id}/labels", s.listLabels)
-		s.handle(mux, http.MethodPost, base+"/{runner_id}/labels", s.addLabels)
-		s.handle(mux, http.MethodPut, base+"/{runner_id}/labels", s.setLabels)
-		s.handle(mux, http.MethodDelete, base+"/{runner_id}/labels", s.removeAllLabels)
-		s.handle(mux, http.MethodDelete, base+"/{runner_id}/labels/{name}", s.removeLabel)
+		s.handle(mux, http.MethodGet, base, accessScope, s.listRunners)
+		s.handle(mux, http.MethodGet, base+"/{runner_id}", accessScope, s.getRunner)
+		s.handle(mux, http.MethodDelete, base+"/{runner_id}", accessScope, s.deleteRunner)
+		s.handle(mux, http.MethodGet, base+"/downloads", accessScope, s.listDownloads)
+		s.handle(mux, http.MethodPost, base+"/registration-token", accessScope, s.createRunnerToken("registration"))
+		s.handle(mux, http.MethodPost, base+"/remove-token", accessScope, s.createRunnerToken("remove"))
+		s.handle(mux, http.MethodPost, base+"/generate-jitconfig", accessScope, s.generateJITConfig)
+		s.handle(mux, http.MethodGet, base+"/{runner_id}/labels", accessScope, s.listLabels)
+		s.handle(mux, http.MethodPost, base+"/{runner_id}/labels", accessScope, s.addLabels)
+		s.handle(mux, http.MethodPut, base+"/{runner_id}/labels", accessScope, s.setLabels)
+		s.handle(mux, http.MethodDelete, base+"/{runner_id}/labels", accessScope, s.removeAllLabels)
+		s.handle(mux, http.MethodDelete, base+"/{runner_id}/labels/{name}", accessScope, s.removeLabel)
 	}
-	s.handle(mux, http.MethodGet, "/orgs/{org}/actions/runner-groups", s.listGroups)
-	s.handle(mux, http.MethodGet, "/orgs/{org}/actions/runner-groups/{runner_group_id}", s.getGroup)
-	s.handle(mux, http.MethodGet, "/rate_limit", s.rateLimitStatus)
-	mux.HandleFunc("/", s.rest("(unknown)", "", func(c *call) { c.notFound() }))
+	for _, prefix := range []string{"/orgs/{org}", "/enterprises/{enterprise}"} {
+		s.handle(mux, http.MethodGet, prefix+"/actions/runner-groups", accessScope, s.listGroups)
+		s.handle(mux, http.MethodGet, prefix+"/actions/runner-groups/{runner_group_id}", accessScope, s.getGroup)
+	}
+	s.handle(mux, http.MethodGet, "/app", accessApp, s.getApp)
+	s.handle(mux, http.MethodGet, "/app/installations", accessApp, s.listInstallations)
+	s.handle(mux, http.MethodGet, "/app/installations/{installation_id}", accessApp, s.getInstallation)
+	s.handle(mux, http.MethodPost, "/app/installations/{installation_id}/access_tokens", accessApp, s.createAccessToken)
+	s.handle(mux, http.MethodGet, "/orgs/{org}/installation", accessApp, s.findOrgInstallation)
+	s.handle(mux, http.MethodGet, "/repos/{owner}/{repo}/installation", accessApp, s.findRepoInstallation)
+	s.handle(mux, http.MethodGet, "/rate_limit", accessAny, s.rateLimitStatus)
+	mux.HandleFunc("/", s.rest("(unknown)", "", accessAny, func(c *call) { c.notFound() }))
 
 	s.runnerRoutes(mux)
 	s.releaseRoutes(mux)
@@ -74,14 +103,14 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-func (s *Server) handle(mux *http.ServeMux, method, template string, h func(*call)) {
+func (s *Server) handle(mux *http.ServeMux, method, template string, acc access, h func(*call)) {
 	endpoint := method + " " + template
-	mux.HandleFunc(endpoint, s.rest(endpoint, template, h))
+	mux.HandleFunc(endpoint, s.rest(endpoint, template, acc, h))
 }
 
 // rest wraps a REST handler: counting, logging, recording, faults,
 // authentication, the rate-limit charge and the scope checks.
-func (s *Server) rest(endpoint, template string, h func(*call)) http.HandlerFunc {
+func (s *Server) rest(endpoint, template string, acc access, h func(*call)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		endpoint := endpoint
@@ -92,7 +121,14 @@ func (s *Server) rest(endpoint, template string, h func(*call)) http.HandlerFunc
 		body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
 		rw := &responseRecorder{ResponseWriter: w, capture: s.opts.Record}
 		out, faulted := rw, false
-		defer func() { s.finish(r, endpoint, true, body, out, faulted, start) }()
+		var c *call
+		defer func() {
+			points := 0
+			if c != nil && c.charged {
+				points = 1
+			}
+			s.finish(r, endpoint, true, body, out, faulted, points, start)
+		}()
 
 		f := s.pickFault(r.Method, template, r.URL.Path)
 		if f != nil {
@@ -102,13 +138,17 @@ func (s *Server) rest(endpoint, template string, h func(*call)) http.HandlerFunc
 				return
 			}
 		}
-		c := &call{s: s, w: rw, r: r, endpoint: endpoint, body: body, now: s.now()}
+		c = &call{s: s, w: rw, r: r, endpoint: endpoint, template: template, body: body, now: s.now()}
 		c.commonHeaders()
-		if !c.authorize(template) {
+		if !c.authorize(acc) {
 			return
 		}
 		if f != nil && (f.Status != 0 || f.SecondaryLimit) {
 			c.fault(f)
+			return
+		}
+		if template != "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			c.serveConditional(h)
 			return
 		}
 		h(c)
@@ -124,80 +164,157 @@ func (c *call) commonHeaders() {
 }
 
 // authorize authenticates the request, charges its budget and checks the
-// scope and the token's permission, answering the request itself when one
+// scope and the caller's right to it, answering the request itself when one
 // of them fails.
-func (c *call) authorize(template string) bool {
+func (c *call) authorize(acc access) bool {
 	s := c.s
-	tok, present := bearer(c.r)
 	s.mu.Lock()
-	pat := s.tokens[tok]
-	if tok == "" {
-		pat = nil
-	}
-	key := ""
-	if pat != nil {
-		key = tok
+	who := s.identifyLocked(c.r, c.now)
+	switch {
+	case acc == accessApp && who.kind != appAuth && who.kind != anonymous:
+		// GitHub reads any other credential here as a JWT it cannot
+		// decode.
+		who = principal{present: true, jwtErr: &authError{status: http.StatusUnauthorized, message: msgJWTUndecodable}}
+	case acc == accessScope && who.kind == appAuth:
+		// A JWT buys installation tokens; it opens nothing else.
+		who = principal{present: true}
 	}
 	var b RateBudget
 	ok := true
-	if template == "/rate_limit" {
+	if c.template == "/rate_limit" {
 		// GitHub does not charge this endpoint.
-		b = s.budgetLocked(key, c.now).snapshot()
+		b = s.budgetLocked(who.budgetKey(), c.now).snapshot()
 	} else {
-		b, ok = s.chargeLocked(key, c.now)
+		b, ok = s.chargeLocked(who.budgetKey(), c.now)
 	}
 	s.mu.Unlock()
+	c.who = who
+	c.charged = ok && c.template != "/rate_limit"
+	c.chargedWindow = b.Reset
 	c.rateHeaders(b)
 
 	switch {
 	case !ok:
-		who := "user ID 1"
-		if pat == nil {
-			who = "127.0.0.1"
+		who := "127.0.0.1"
+		switch c.who.kind {
+		case personal:
+			who = "user ID 1"
+		case installationAuth:
+			who = fmt.Sprintf("installation ID %d", c.who.token.inst.id)
+		case appAuth:
+			who = fmt.Sprintf("app ID %d", c.who.app.id)
 		}
 		c.errorDoc(s.opts.PrimaryLimitStatus,
 			fmt.Sprintf("API rate limit exceeded for %s. If you reach out to GitHub Support for help, please include the request ID %s.",
 				who, c.w.Header().Get("X-GitHub-Request-Id")),
 			docsPrimaryLimit)
 		return false
-	case pat == nil && present:
+	case who.kind == anonymous && who.present && acc == accessApp:
+		e := who.jwtErr
+		if e == nil {
+			e = &authError{status: http.StatusUnauthorized, message: msgJWTUndecodable}
+		}
+		c.errorDoc(e.status, e.message, docsREST)
+		return false
+	case who.kind == anonymous && who.present:
 		c.errorDoc(http.StatusUnauthorized, "Bad credentials", docsREST)
 		return false
-	case template == "/rate_limit":
+	case c.template == "/rate_limit":
 		return true
-	case pat == nil:
+	case who.kind == anonymous:
 		c.errorDoc(http.StatusUnauthorized, "Requires authentication", docsREST)
 		return false
-	case template == "":
+	case acc == accessAny, acc == accessApp:
 		return true
 	}
-	c.w.Header().Set("X-OAuth-Scopes", strings.Join(pat.scopes, ", "))
+	return c.authorizeScope()
+}
 
-	path := c.r.PathValue("org")
-	if path == "" {
-		path = c.r.PathValue("owner") + "/" + c.r.PathValue("repo")
+// scopeLocked finds the scope named by the request's path values, or nil.
+func (c *call) scopeLocked() *scope {
+	var key string
+	switch {
+	case c.r.PathValue("enterprise") != "":
+		key = enterprisePrefix + c.r.PathValue("enterprise")
+	case c.r.PathValue("org") != "":
+		key = c.r.PathValue("org")
+	default:
+		key = c.r.PathValue("owner") + "/" + c.r.PathValue("repo")
 	}
+	return c.s.scopes[strings.ToLower(key)]
+}
+
+// authorizeScope checks that the request's scope exists and that the
+// caller may use its runner endpoints.
+func (c *call) authorizeScope() bool {
+	s := c.s
 	s.mu.Lock()
-	sc := s.scopes[strings.ToLower(path)]
+	sc := c.scopeLocked()
 	s.mu.Unlock()
 	if sc == nil {
 		c.notFound()
 		return false
 	}
-	need := ScopeRepo
-	if sc.org {
-		need = ScopeAdminOrg
+	authorized := c.authorizePersonal
+	if c.who.kind == installationAuth {
+		authorized = c.authorizeInstallation
 	}
-	c.w.Header().Set("X-Accepted-OAuth-Scopes", need)
-	if !pat.has(need) {
-		msg := "Must have admin rights to Repository."
-		if sc.org {
-			msg = "You must be an org admin or have the admin:org scope to use this endpoint."
-		}
-		c.errorDoc(http.StatusForbidden, msg, docsRunners)
+	if !authorized(sc) {
 		return false
 	}
 	c.scope = sc
+	return true
+}
+
+// authorizeInstallation checks an installation access token: its
+// installation must reach the scope, and it must carry the endpoint's
+// permission - administration for a repository, organization_self_hosted_
+// runners for an organization, read to look and write to change. GitHub's
+// description does not enable the enterprise runner endpoints for Apps.
+func (c *call) authorizeInstallation(sc *scope) bool {
+	tok := c.who.token
+	perm := PermissionAdministration
+	if sc.kind != kindRepo {
+		perm = PermissionOrgSelfHostedRunners
+	}
+	level := LevelWrite
+	if c.r.Method == http.MethodGet {
+		level = LevelRead
+	}
+	if sc.kind != kindEnterprise {
+		c.w.Header().Set("X-Accepted-GitHub-Permissions", perm+"="+level)
+	}
+	switch {
+	case sc.kind == kindRepo && !tok.reaches(sc):
+		// A repository the installation cannot see does not exist for it.
+		c.notFound()
+		return false
+	case !tok.reaches(sc), !tok.has(perm, level):
+		c.errorDoc(http.StatusForbidden, msgNotIntegration, docsRunners)
+		return false
+	}
+	return true
+}
+
+// authorizePersonal checks a personal access token's classic scopes, as the
+// description of each runner endpoint gives them: repo for a repository,
+// admin:org for an organization, manage_runners:enterprise for an
+// enterprise.
+func (c *call) authorizePersonal(sc *scope) bool {
+	pat := c.who.pat
+	need, msg := ScopeRepo, "Must have admin rights to Repository."
+	switch sc.kind {
+	case kindOrg:
+		need, msg = ScopeAdminOrg, "You must be an org admin or have the admin:org scope to use this endpoint."
+	case kindEnterprise:
+		need, msg = ScopeManageRunnersEnterprise, "You must be an enterprise admin or have the manage_runners:enterprise scope to use this endpoint."
+	}
+	c.w.Header().Set("X-OAuth-Scopes", strings.Join(pat.scopes, ", "))
+	c.w.Header().Set("X-Accepted-OAuth-Scopes", need)
+	if !pat.has(need) {
+		c.errorDoc(http.StatusForbidden, msg, docsRunners)
+		return false
+	}
 	return true
 }
 
@@ -688,6 +805,7 @@ type groupOut struct {
 	Name                         string   `json:"name"`
 	Visibility                   string   `json:"visibility"`
 	Default                      bool     `json:"default"`
+	SelectedOrganizationsURL     string   `json:"selected_organizations_url,omitempty"`
 	RunnersURL                   string   `json:"runners_url"`
 	Inherited                    bool     `json:"inherited"`
 	AllowsPublicRepositories     bool     `json:"allows_public_repositories"`
@@ -697,11 +815,19 @@ type groupOut struct {
 }
 
 func (s *Server) groupOutLocked(sc *scope, g *group) groupOut {
-	return groupOut{
+	prefix := "orgs/" + sc.path
+	if sc.kind == kindEnterprise {
+		prefix = sc.path
+	}
+	out := groupOut{
 		ID: g.id, Name: g.name, Visibility: "all", Default: g.id == defaultGroupID,
-		RunnersURL:        fmt.Sprintf("%sorgs/%s/actions/runner-groups/%d/runners", s.baseURL, sc.path, g.id),
+		RunnersURL:        fmt.Sprintf("%s%s/actions/runner-groups/%d/runners", s.baseURL, prefix, g.id),
 		SelectedWorkflows: []string{},
 	}
+	if sc.kind == kindEnterprise {
+		out.SelectedOrganizationsURL = fmt.Sprintf("%s%s/actions/runner-groups/%d/organizations", s.baseURL, prefix, g.id)
+	}
+	return out
 }
 
 func (s *Server) listGroups(c *call) {
@@ -739,13 +865,8 @@ type rateOut struct {
 }
 
 func (s *Server) rateLimitStatus(c *call) {
-	tok, _ := bearer(c.r)
 	s.mu.Lock()
-	key := ""
-	if _, ok := s.tokens[tok]; ok && tok != "" {
-		key = tok
-	}
-	core := s.budgetLocked(key, c.now).snapshot()
+	core := s.budgetLocked(c.who.budgetKey(), c.now).snapshot()
 	s.mu.Unlock()
 
 	full := func(resource string, limit int) rateOut {

@@ -3,6 +3,7 @@ package githubtest_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,7 +13,8 @@ import (
 )
 
 // TestConformance drives every endpoint the simulator serves, at
-// organization and repository scope, through success and failure, and
+// organization, repository and enterprise scope and as a GitHub App,
+// through success and failure, conditional requests included, and
 // checks every answer against GitHub's description. (Every other test's
 // answers are checked the same way when it ends, by newServer.)
 func TestConformance(t *testing.T) {
@@ -21,8 +23,15 @@ func TestConformance(t *testing.T) {
 	_, err := srv.AddRunnerGroup("acme", "ci")
 	require.NoError(t, err)
 
-	for _, prefix := range []string{"orgs/acme", "repos/acme/website"} {
-		path := map[string]string{"orgs/acme": "acme", "repos/acme/website": "acme/website"}[prefix]
+	_, err = srv.AddRunnerGroup(entPath, "ci")
+	require.NoError(t, err)
+
+	for _, scope := range []struct{ prefix, path, token string }{
+		{"orgs/acme", "acme", adminToken},
+		{"repos/acme/website", "acme/website", adminToken},
+		{entPath, entPath, entToken},
+	} {
+		prefix, path, adminToken := scope.prefix, scope.path, scope.token
 		busy, err := srv.AddRunner(path, githubtest.RunnerSeed{Name: "busy", Online: true, Busy: true, Labels: []string{"gpu"}})
 		require.NoError(t, err)
 		for i := range 5 {
@@ -74,8 +83,48 @@ func TestConformance(t *testing.T) {
 		{"GET", "orgs/nobody/actions/runners"},
 		{"GET", "rate_limit"},
 		{"GET", "orgs/acme/actions/unknown"},
+		{"GET", entPath + "/actions/runner-groups"},
+		{"GET", entPath + "/actions/runner-groups/1"},
+		{"GET", entPath + "/actions/runner-groups/77"},
+		{"GET", "enterprises/nobody/actions/runners"},
 	} {
-		call(t, srv, r.method, r.path, adminToken, nil)
+		token := adminToken
+		if strings.HasPrefix(r.path, "enterprises/") {
+			token = entToken
+		}
+		call(t, srv, r.method, r.path, token, nil)
+	}
+	app := addApp(t, srv, githubtest.AppSeed{})
+	inst := addInstallation(t, srv, app.ID, githubtest.InstallationSeed{Account: "acme"})
+	appJWT, err := app.JWT(srv.Now())
+	require.NoError(t, err)
+	for _, r := range []struct{ method, path, token string }{
+		{"GET", "app", appJWT},
+		{"GET", "app/installations", appJWT},
+		{"GET", fmt.Sprintf("app/installations/%d", inst.ID), appJWT},
+		{"GET", "app/installations/1", appJWT},
+		{"GET", "orgs/acme/installation", appJWT},
+		{"GET", "repos/acme/website/installation", appJWT},
+		{"GET", "orgs/nobody/installation", appJWT},
+		{"POST", fmt.Sprintf("app/installations/%d/access_tokens", inst.ID), appJWT},
+		{"POST", fmt.Sprintf("app/installations/%d/access_tokens", inst.ID), adminToken},
+		{"GET", "orgs/acme/actions/runners", appJWT},
+	} {
+		call(t, srv, r.method, r.path, r.token, nil)
+	}
+	itok, err := srv.CreateInstallationToken(inst.ID)
+	require.NoError(t, err)
+	call(t, srv, "GET", "orgs/acme/actions/runners", itok.Token, nil)
+	call(t, srv, "GET", entPath+"/actions/runners", itok.Token, nil)
+
+	for _, p := range []struct{ path, token string }{
+		{"orgs/acme/actions/runners", adminToken},
+		{"repos/acme/website/actions/runners?per_page=2", adminToken},
+		{entPath + "/actions/runners", entToken},
+		{"rate_limit", adminToken},
+	} {
+		a := call(t, srv, "GET", p.path, p.token, nil)
+		require.Equal(t, http.StatusNotModified, ifNoneMatch(t, srv, p.path, p.token, a.Header.Get("ETag")).Status, p.path)
 	}
 	srv.InjectFault(githubtest.Fault{Path: "/orgs/{org}/actions/runners", Status: 502, Count: 1})
 	srv.InjectFault(githubtest.Fault{Path: "/repos/{owner}/{repo}/actions/runners", SecondaryLimit: true, Count: 1})
@@ -90,10 +139,10 @@ func TestConformance(t *testing.T) {
 	for _, ex := range exchanges {
 		statuses[ex.Status] = true
 	}
-	for _, want := range []int{200, 201, 204, 400, 401, 403, 404, 409, 422, 502} {
+	for _, want := range []int{200, 201, 204, 304, 400, 401, 403, 404, 409, 422, 502} {
 		assert.True(t, statuses[want], "no %d answer was exercised", want)
 	}
-	require.Greater(t, len(exchanges), 60)
+	require.Greater(t, len(exchanges), 90)
 	for _, err := range validator(t).CheckAll(exchanges) {
 		t.Error(err)
 	}
@@ -153,6 +202,12 @@ func TestConformanceCatchesBrokenShapes(t *testing.T) {
 			want:  "status 202 is not declared",
 		},
 		{
+			name:  "an undescribed endpoint's error that is not JSON",
+			fault: githubtest.Fault{Path: "/enterprises/{enterprise}/actions/runner-groups", Status: 500, Body: `<html>oops</html>`},
+			path:  entPath + "/actions/runner-groups",
+			want:  "not JSON",
+		},
+		{
 			name:  "downloads as an object",
 			fault: githubtest.Fault{Path: "/orgs/{org}/actions/runners/downloads", Status: 200, Body: `{"os":"linux"}`},
 			path:  "orgs/acme/actions/runners/downloads",
@@ -168,8 +223,12 @@ func TestConformanceCatchesBrokenShapes(t *testing.T) {
 			if method == "" {
 				method = http.MethodGet
 			}
+			token := adminToken
+			if strings.HasPrefix(tt.path, "enterprises/") {
+				token = entToken
+			}
 			before := len(srv.Exchanges())
-			call(t, srv, method, tt.path, adminToken, tt.body)
+			call(t, srv, method, tt.path, token, tt.body)
 			exs := srv.Exchanges()
 			require.Len(t, exs, before+1)
 			err := v.Check(exs[len(exs)-1])
@@ -187,6 +246,33 @@ func TestConformanceCatchesBrokenShapes(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "no X-RateLimit-Remaining header")
 		assert.Contains(t, err.Error(), `X-RateLimit-Reset "soon" is not an integer`)
+	})
+	t.Run("conditional answers", func(t *testing.T) {
+		a := call(t, srv, http.MethodGet, "orgs/acme/actions/runners", adminToken, nil)
+		require.Equal(t, http.StatusNotModified, ifNoneMatch(t, srv, "orgs/acme/actions/runners", adminToken, a.Header.Get("ETag")).Status)
+		exs := srv.Exchanges()
+		good, notModified := exs[len(exs)-2], exs[len(exs)-1]
+		require.NoError(t, v.Check(good))
+		require.NoError(t, v.Check(notModified))
+
+		noETag := good
+		noETag.ResponseHeader = good.ResponseHeader.Clone()
+		noETag.ResponseHeader.Del("ETag")
+		assert.ErrorContains(t, v.Check(noETag), "carries no ETag")
+
+		withBody := notModified
+		withBody.ResponseBody = []byte(`{}`)
+		assert.ErrorContains(t, v.Check(withBody), "304 with a body")
+
+		otherTag := notModified
+		otherTag.RequestHeader = notModified.RequestHeader.Clone()
+		otherTag.RequestHeader.Set("If-None-Match", `W/"something-else"`)
+		assert.ErrorContains(t, v.Check(otherTag), "does not name")
+
+		unasked := notModified
+		unasked.RequestHeader = notModified.RequestHeader.Clone()
+		unasked.RequestHeader.Del("If-None-Match")
+		assert.ErrorContains(t, v.Check(unasked), "without If-None-Match")
 	})
 	t.Run("malformed Link", func(t *testing.T) {
 		ex := srv.Exchanges()[0]

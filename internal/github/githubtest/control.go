@@ -18,7 +18,14 @@ import (
 //	GET  /_sim/jobs/{id} -> job | 404
 //	GET  /_sim/runners  -> [runner...]
 //	GET  /_sim/counts   -> {"GET /orgs/{org}/actions/runners": 3, ...}
+//	GET  /_sim/stats    -> {"GET /orgs/{org}/actions/runners":
+//	                        {"Requests":3,"NotModified":2,"RatePoints":1}, ...}
 //	POST /_sim/tokens   {"token":"T","scopes":["admin:org"]} -> 204
+//	POST /_sim/apps     {"name":"N"} -> 201 {"id":1,"client_id":"Iv23li...",
+//	                    "slug":"n","private_key":"-----BEGIN RSA PRIVATE KEY-----..."}
+//	POST /_sim/installations {"app_id":1,"account":"acme",
+//	                    "repositories":["acme/x"],"permissions":{"administration":"write"},
+//	                    "users":0,"rate_limit":0} -> 201 {"id":40000001,"rate_limit":5000}
 //
 // Jobs and runners are the Job and Runner types as JSON, durations in
 // nanoseconds.
@@ -29,7 +36,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 			start := time.Now()
 			s.count(pattern)
 			rw := &responseRecorder{ResponseWriter: w}
-			defer s.finish(r, pattern, false, nil, rw, false, start)
+			defer s.finish(r, pattern, false, nil, rw, false, 0, start)
 			h(rw, r)
 		})
 	}
@@ -71,6 +78,9 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 	handle("GET /_sim/counts", func(w http.ResponseWriter, _ *http.Request) {
 		writeControlJSON(w, http.StatusOK, s.Counts())
 	})
+	handle("GET /_sim/stats", func(w http.ResponseWriter, _ *http.Request) {
+		writeControlJSON(w, http.StatusOK, s.Stats())
+	})
 	handle("POST /_sim/tokens", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Token  string   `json:"token"`
@@ -82,6 +92,47 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 		}
 		s.AddToken(req.Token, req.Scopes...)
 		w.WriteHeader(http.StatusNoContent)
+	})
+	handle("POST /_sim/apps", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name        string            `json:"name"`
+			Permissions map[string]string `json:"permissions"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+			http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		a, err := s.AddApp(AppSeed{Name: req.Name, Permissions: req.Permissions})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeControlJSON(w, http.StatusCreated, map[string]any{
+			"id": a.ID, "client_id": a.ClientID, "slug": a.Slug, "private_key": string(a.PrivateKeyPEM),
+		})
+	})
+	handle("POST /_sim/installations", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			AppID        int64             `json:"app_id"`
+			Account      string            `json:"account"`
+			Repositories []string          `json:"repositories"`
+			Permissions  map[string]string `json:"permissions"`
+			Users        int               `json:"users"`
+			RateLimit    int               `json:"rate_limit"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBody)).Decode(&req); err != nil {
+			http.Error(w, "invalid JSON: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		inst, err := s.AddInstallation(req.AppID, InstallationSeed{
+			Account: req.Account, Repositories: req.Repositories, Permissions: req.Permissions,
+			Users: req.Users, RateLimit: req.RateLimit,
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeControlJSON(w, http.StatusCreated, map[string]any{"id": inst.ID, "rate_limit": inst.RateLimit})
 	})
 }
 

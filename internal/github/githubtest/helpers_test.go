@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v62/github"
 	"github.com/stretchr/testify/require"
 
 	"charm.example/github-runner/internal/github/githubtest"
@@ -22,9 +24,17 @@ const specPath = "testdata/github-runners-openapi.json"
 
 // Test tokens.
 const (
-	adminToken = "ghp_admin"    // admin:org and repo
-	repoToken  = "ghp_repoonly" // repo only
-	noneToken  = "ghp_noscopes" // valid, no scopes
+	adminToken = "ghp_admin"      // admin:org and repo
+	repoToken  = "ghp_repoonly"   // repo only
+	noneToken  = "ghp_noscopes"   // valid, no scopes
+	entToken   = "ghp_enterprise" // manage_runners:enterprise
+)
+
+// enterprise is the test enterprise, which acme belongs to, and entPath its
+// scope path.
+const (
+	enterprise = "acme-corp"
+	entPath    = "enterprises/acme-corp"
 )
 
 // loadSpec loads the description once per test binary; the Validator is
@@ -38,7 +48,8 @@ func validator(t *testing.T) *conformance.Validator {
 	return v
 }
 
-// newServer starts a simulator with acme, acme/website and the test tokens,
+// newServer starts a simulator with acme, acme/website, the enterprise
+// acme-corp (of acme) and the test tokens,
 // records every exchange and checks them all against GitHub's description
 // when the test ends.
 func newServer(t *testing.T, opts githubtest.Options) *githubtest.Server {
@@ -58,11 +69,15 @@ func newUncheckedServer(t *testing.T, opts githubtest.Options) *githubtest.Serve
 	if opts.Repos == nil {
 		opts.Repos = []string{"acme/website"}
 	}
+	if opts.Enterprises == nil {
+		opts.Enterprises = map[string][]string{enterprise: {"acme"}}
+	}
 	if opts.Tokens == nil {
 		opts.Tokens = map[string][]string{
 			adminToken: {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
 			repoToken:  {githubtest.ScopeRepo},
 			noneToken:  nil,
+			entToken:   {githubtest.ScopeManageRunnersEnterprise},
 		}
 	}
 	opts.Record = true
@@ -96,6 +111,12 @@ func (a answer) message(t *testing.T) string {
 // call sends one request to the simulator; path is relative to its URL.
 func call(t *testing.T, srv *githubtest.Server, method, path, token string, body any) answer {
 	t.Helper()
+	return callWith(t, srv, method, path, token, body, nil)
+}
+
+// callWith is call with more request headers.
+func callWith(t *testing.T, srv *githubtest.Server, method, path, token string, body any, header http.Header) answer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var rd io.Reader
@@ -119,12 +140,28 @@ func call(t *testing.T, srv *githubtest.Server, method, path, token string, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return answer{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// newGitHub returns a go-github client of the simulator with a token.
+func newGitHub(t *testing.T, srv *githubtest.Server, token string) *github.Client {
+	t.Helper()
+	c := github.NewClient(nil)
+	if token != "" {
+		c = c.WithAuthToken(token)
+	}
+	u, err := url.Parse(srv.URL())
+	require.NoError(t, err)
+	c.BaseURL = u
+	return c
 }
 
 // testContext is a context bounded for one test.
@@ -153,10 +190,15 @@ type jitAnswer struct {
 	EncodedJITConfig string `json:"encoded_jit_config"`
 }
 
-// jit creates a JIT runner through the REST API.
+// jit creates a JIT runner through the REST API, with the admin token or,
+// for an enterprise, the enterprise token.
 func jit(t *testing.T, srv *githubtest.Server, prefix, name string, labels ...string) jitAnswer {
 	t.Helper()
-	a := call(t, srv, http.MethodPost, prefix+"/actions/runners/generate-jitconfig", adminToken,
+	token := adminToken
+	if strings.HasPrefix(prefix, "enterprises/") {
+		token = entToken
+	}
+	a := call(t, srv, http.MethodPost, prefix+"/actions/runners/generate-jitconfig", token,
 		map[string]any{"name": name, "runner_group_id": 1, "labels": labels})
 	require.Equal(t, http.StatusCreated, a.Status, "%s", a.Body)
 	var out jitAnswer

@@ -71,9 +71,10 @@ func (s *Server) QueueJob(labels []string, duration time.Duration) JobID {
 	return s.QueueJobFor("", labels, duration)
 }
 
-// QueueJobFor is QueueJob for the runners of one scope: an organization's
-// runners for "org", and for "owner/repo" the repository's runners and those
-// of the organization "owner".
+// QueueJobFor is QueueJob for the runners of one scope: for "org" the
+// organization's runners and those of its enterprise; for "owner/repo" the
+// repository's runners and those of the organization "owner" and its
+// enterprise; for "enterprises/<slug>" the enterprise's runners.
 func (s *Server) QueueJobFor(path string, labels []string, duration time.Duration) JobID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,13 +124,26 @@ func (j *job) snapshot() Job {
 	return out
 }
 
-// eligible reports whether runner r may take job j.
+// eligible reports whether runner r may take job j: a job of a repository
+// goes to the repository's runners, its organization's and its
+// organization's enterprise's; a job of an organization to the
+// organization's and its enterprise's.
 func (j *job) eligible(r *runner) bool {
-	if j.Path != "" {
-		own := strings.EqualFold(r.scope.path, j.Path)
-		owner, _, isRepo := strings.Cut(j.Path, "/")
-		viaOrg := isRepo && r.scope.org && strings.EqualFold(r.scope.path, owner)
-		if !own && !viaOrg {
+	if j.Path != "" && !strings.EqualFold(r.scope.path, j.Path) {
+		if strings.HasPrefix(strings.ToLower(j.Path), enterprisePrefix) {
+			return false
+		}
+		owner, _, _ := strings.Cut(j.Path, "/")
+		switch r.scope.kind {
+		case kindOrg:
+			if !strings.EqualFold(r.scope.path, owner) {
+				return false
+			}
+		case kindEnterprise:
+			if !slices.ContainsFunc(r.scope.orgs, func(o *scope) bool { return strings.EqualFold(o.path, owner) }) {
+				return false
+			}
+		default:
 			return false
 		}
 	}

@@ -22,7 +22,15 @@ type Request struct {
 	Status int
 	// Fault is true when an injected fault shaped the answer.
 	Fault bool
+	// RatePoints is the primary rate-limit points the request spent: 1,
+	// or 0 for a 304, /rate_limit, a refusal for want of budget, and
+	// everything outside the REST API.
+	RatePoints int
 }
+
+// NotModified reports whether the request was a conditional GET answered
+// 304 Not Modified.
+func (r Request) NotModified() bool { return r.Status == http.StatusNotModified }
 
 // Exchange is a recorded REST request and its answer (Options.Record). The
 // Authorization header is left out.
@@ -83,20 +91,30 @@ func (s *Server) count(endpoint string) {
 	s.mu.Unlock()
 }
 
-// finish logs a served request and, for a REST request when recording, its
-// exchange.
-func (s *Server) finish(r *http.Request, endpoint string, rest bool, reqBody []byte, w *responseRecorder, fault bool, start time.Time) {
+// finish logs a served request, counts it in Stats and, for a REST request
+// when recording, keeps its exchange.
+func (s *Server) finish(r *http.Request, endpoint string, rest bool, reqBody []byte, w *responseRecorder, fault bool, points int, start time.Time) {
 	status := 0
 	if w != nil {
 		status = w.status
 	}
 	s.logger.Debug("github simulator request", "endpoint", endpoint, "path", r.URL.Path, "status", status,
-		"fault", fault, "duration", time.Since(start))
+		"fault", fault, "rate_points", points, "duration", time.Since(start))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st, ok := s.stats[endpoint]
+	if !ok {
+		st = &EndpointStats{}
+		s.stats[endpoint] = st
+	}
+	st.Requests++
+	if status == http.StatusNotModified {
+		st.NotModified++
+	}
+	st.RatePoints += points
 	s.log = append(s.log, Request{
 		Time: s.now(), Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
-		Endpoint: endpoint, Status: status, Fault: fault,
+		Endpoint: endpoint, Status: status, Fault: fault, RatePoints: points,
 	})
 	if over := len(s.log) - s.opts.MaxLog; over > 0 {
 		s.log = slices.Delete(s.log, 0, over)
@@ -136,11 +154,18 @@ func (s *Server) RESTCount() int {
 	defer s.mu.Unlock()
 	n := 0
 	for k, v := range s.counts {
-		if _, p, _ := strings.Cut(k, " "); !strings.HasPrefix(p, "/_") && !strings.HasPrefix(p, "/actions/runner/releases/") {
+		if isREST(k) {
 			n += v
 		}
 	}
 	return n
+}
+
+// isREST reports whether an endpoint key is the REST API's, not the runner
+// service's, the downloads' or the control API's.
+func isREST(endpoint string) bool {
+	_, p, _ := strings.Cut(endpoint, " ")
+	return !strings.HasPrefix(p, "/_") && !strings.HasPrefix(p, "/actions/runner/releases/")
 }
 
 // Requests returns the request log, oldest first.

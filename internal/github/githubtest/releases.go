@@ -204,7 +204,7 @@ func (s *Server) releaseRoutes(mux *http.ServeMux) {
 		s.count(endpoint)
 		rw := &responseRecorder{ResponseWriter: w}
 		out, faulted := rw, false
-		defer func() { s.finish(r, endpoint, false, nil, out, faulted, start) }()
+		defer func() { s.finish(r, endpoint, false, nil, out, faulted, 0, start) }()
 		if f := s.pickFault(r.Method, template, r.URL.Path); f != nil {
 			faulted = true
 			if interrupt(w, r, f) {

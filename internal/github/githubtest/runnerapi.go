@@ -78,7 +78,7 @@ func (s *Server) runnerRoutes(mux *http.ServeMux) {
 			body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
 			rw := &responseRecorder{ResponseWriter: w}
 			out, faulted := rw, false
-			defer func() { s.finish(r, endpoint, false, nil, out, faulted, start) }()
+			defer func() { s.finish(r, endpoint, false, nil, out, faulted, 0, start) }()
 			if f := s.pickFault(r.Method, template, r.URL.Path); f != nil {
 				faulted = true
 				if interrupt(w, r, f) {
@@ -121,7 +121,7 @@ func (s *Server) runnerRegister(_ *http.Request, in kv) string {
 	}
 	groupID := int64(defaultGroupID)
 	poolName := DefaultGroupName
-	if g := strings.TrimSpace(in["runnergroup"]); g != "" && sc.org {
+	if g := strings.TrimSpace(in["runnergroup"]); g != "" && sc.hasGroups() {
 		grp := sc.groupByName(g)
 		if grp == nil {
 			return protocolError(fmt.Sprintf("Could not find any self-hosted runner group named %q.", g))

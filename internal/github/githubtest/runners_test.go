@@ -447,5 +447,30 @@ func TestControlAPI(t *testing.T) {
 	var counts map[string]int
 	get("_sim/counts", &counts)
 	assert.Equal(t, 1, counts["GET /orgs/{org}/actions/runners"])
+	var stats map[string]githubtest.EndpointStats
+	get("_sim/stats", &stats)
+	assert.Equal(t, githubtest.EndpointStats{Requests: 1, RatePoints: 1}, stats["GET /orgs/{org}/actions/runners"])
 	assert.Equal(t, http.StatusBadRequest, post("_sim/jobs", `{"duration":"soon"}`).StatusCode)
+
+	resp = post("_sim/apps", `{"name":"From Outside"}`)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var app struct {
+		ID         int64  `json:"id"`
+		ClientID   string `json:"client_id"`
+		PrivateKey string `json:"private_key"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&app))
+	assert.Contains(t, app.PrivateKey, "-----BEGIN RSA PRIVATE KEY-----")
+	resp = post("_sim/installations", fmt.Sprintf(`{"app_id":%d,"account":"acme","permissions":{"organization_self_hosted_runners":"read"}}`, app.ID))
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var inst struct {
+		ID        int64 `json:"id"`
+		RateLimit int   `json:"rate_limit"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&inst))
+	assert.Equal(t, 15000, inst.RateLimit, "acme is an organization of an enterprise")
+	tok, err := srv.CreateInstallationToken(inst.ID)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, "orgs/acme/actions/runners", tok.Token, nil).Status)
+	assert.Equal(t, http.StatusBadRequest, post("_sim/installations", `{"app_id":999,"account":"acme"}`).StatusCode)
 }

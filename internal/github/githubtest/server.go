@@ -1,7 +1,7 @@
 // Package githubtest is a stateful simulator of GitHub's self-hosted runner
 // API, for tests and demos: an HTTP server on the loopback interface that
-// keeps organizations, repositories, runners, runner groups, tokens,
-// per-token rate-limit budgets and jobs, and answers as GitHub does - the
+// keeps organizations, repositories, enterprises, runners, runner groups,
+// tokens, per-token rate-limit budgets and jobs, and answers as GitHub does - the
 // same paths, status codes, bodies, Link pagination and rate-limit headers,
 // checked against GitHub's own OpenAPI description (testdata/).
 //
@@ -15,6 +15,17 @@
 //     take jobs and go offline when their listener stops;
 //   - a small control API under /_sim/ for processes that cannot call Go
 //     (queue a job, read a job, list runners, read request counts).
+//
+// GitHub Apps authenticate as GitHub's docs describe (apps.go): a test
+// registers an App (AddApp, which hands back its private key), installs it
+// on an organization, a user's repositories or an enterprise
+// (AddInstallation) with permissions, and the App's JWT buys installation
+// access tokens that expire by the Clock and open the runner endpoints
+// their permissions allow, on a budget of the installation's own.
+//
+// Successful GETs carry an ETag; a conditional GET that matches it gets 304
+// Not Modified and, as on GitHub, spends no rate-limit point (Stats and the
+// request log tell 304s and points apart for benchmarks).
 //
 // Tests drive it directly: seed runners and groups, register tokens with
 // scopes, queue jobs and wait for their states, inject faults (status codes,
@@ -44,6 +55,10 @@ const (
 	ScopeAdminOrg = "admin:org"
 	// ScopeRepo is needed for repository runner endpoints.
 	ScopeRepo = "repo"
+	// ScopeManageRunnersEnterprise is needed for enterprise runner
+	// endpoints; ScopeAdminEnterprise includes it.
+	ScopeManageRunnersEnterprise = "manage_runners:enterprise"
+	ScopeAdminEnterprise         = "admin:enterprise"
 )
 
 // Defaults for Options.
@@ -67,9 +82,12 @@ type Options struct {
 	// the "Default" runner group, id 1.
 	Orgs  []string
 	Repos []string
+	// Enterprises maps enterprise slugs to their organizations (created if
+	// not in Orgs); see AddEnterprise.
+	Enterprises map[string][]string
 	// Tokens maps personal access tokens to their scopes (ScopeAdminOrg,
-	// ScopeRepo). A token with no scopes is valid but may do nothing. More
-	// can be added with AddToken.
+	// ScopeRepo, ScopeManageRunnersEnterprise). A token with no scopes is
+	// valid but may do nothing. More can be added with AddToken.
 	Tokens map[string][]string
 	// Clock tells the time; nil means the real clock.
 	Clock Clock
@@ -107,6 +125,9 @@ type Options struct {
 	// Record keeps every REST exchange (request and answer in full, minus
 	// the Authorization header) for Exchanges.
 	Record bool
+	// InstallationTokenLifetime is how long an App's installation access
+	// tokens last (default one hour, as on GitHub), by the Clock.
+	InstallationTokenLifetime time.Duration
 	// MaxLog bounds the request log (default 10,000 entries; oldest go
 	// first).
 	MaxLog int
@@ -136,6 +157,8 @@ type Server struct {
 	scopes  map[string]*scope // by lower-cased path
 	runners map[int64]*runner
 	nextID  int64
+	// nextAccountID numbers organizations, repositories and enterprises.
+	nextAccountID int64
 
 	labelIDs    map[string]int64 // by lower-cased label name
 	nextLabelID int64
@@ -143,7 +166,15 @@ type Server struct {
 
 	tokens    map[string]*patToken
 	runnerTok map[string]*runnerToken // registration and remove tokens
-	budgets   map[string]*budget      // by PAT; "" for anonymous
+	budgets   map[budgetKey]*budget
+
+	apps               map[int64]*app
+	nextAppID          int64
+	installations      map[int64]*installation
+	nextInstallationID int64
+	instTokens         map[string]*installationToken
+	nextTokenSeq       int64
+	userIDs            map[string]int64 // user accounts, by lower-cased login
 
 	jobs      map[JobID]*job
 	jobOrder  []JobID
@@ -154,6 +185,7 @@ type Server struct {
 	rand      *rand.Rand
 
 	counts    map[string]int
+	stats     map[string]*EndpointStats
 	log       []Request
 	exchanges []Exchange
 }
@@ -201,6 +233,9 @@ func Start(opts Options) (*Server, error) {
 	if opts.MaxLog <= 0 {
 		opts.MaxLog = DefaultMaxLog
 	}
+	if opts.InstallationTokenLifetime <= 0 {
+		opts.InstallationTokenLifetime = DefaultInstallationTokenLifetime
+	}
 	clock := opts.Clock
 	if clock == nil {
 		clock = realClock{}
@@ -215,25 +250,35 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("cannot listen on %s: %w", opts.Addr, err)
 	}
 	s := &Server{
-		opts:        opts,
-		clock:       clock,
-		logger:      logger,
-		listener:    ln,
-		baseURL:     "http://" + ln.Addr().String() + "/",
-		changed:     make(chan struct{}),
-		scopes:      make(map[string]*scope),
-		runners:     make(map[int64]*runner),
-		nextID:      1,
-		labelIDs:    make(map[string]int64),
-		nextLabelID: 1,
-		nextGroupID: 2,
-		tokens:      make(map[string]*patToken),
-		runnerTok:   make(map[string]*runnerToken),
-		budgets:     make(map[string]*budget),
-		jobs:        make(map[JobID]*job),
-		nextJobID:   1,
-		rand:        rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
-		counts:      make(map[string]int),
+		opts:          opts,
+		clock:         clock,
+		logger:        logger,
+		listener:      ln,
+		baseURL:       "http://" + ln.Addr().String() + "/",
+		changed:       make(chan struct{}),
+		scopes:        make(map[string]*scope),
+		runners:       make(map[int64]*runner),
+		nextID:        1,
+		nextAccountID: 1001,
+		labelIDs:      make(map[string]int64),
+		nextLabelID:   1,
+		nextGroupID:   2,
+		tokens:        make(map[string]*patToken),
+		runnerTok:     make(map[string]*runnerToken),
+		budgets:       make(map[budgetKey]*budget),
+		apps:          make(map[int64]*app),
+		nextAppID:     1,
+		installations: make(map[int64]*installation),
+		// Installation ids are large on GitHub; so they are here, apart
+		// from every other id.
+		nextInstallationID: 40000001,
+		instTokens:         make(map[string]*installationToken),
+		userIDs:            make(map[string]int64),
+		jobs:               make(map[JobID]*job),
+		nextJobID:          1,
+		rand:               rand.New(rand.NewPCG(opts.Seed, 0x9e3779b97f4a7c15)),
+		counts:             make(map[string]int),
+		stats:              make(map[string]*EndpointStats),
 	}
 	s.runnerURL = s.baseURL
 	if opts.RunnerURL != "" {
@@ -256,6 +301,12 @@ func Start(opts Options) (*Server, error) {
 	}
 	for _, r := range opts.Repos {
 		if err := s.AddRepo(r); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	for e, orgs := range opts.Enterprises {
+		if err := s.AddEnterprise(e, orgs...); err != nil {
 			ln.Close()
 			return nil, err
 		}

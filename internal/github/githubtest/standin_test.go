@@ -268,6 +268,45 @@ func TestStandInRunnerUnderBusybox(t *testing.T) {
 		assert.NoFileExists(t, filepath.Join(h.dir, ".runner"), "an ephemeral runner forgets its registration")
 	})
 
+	t.Run("an enterprise runner, by JIT and by config.sh", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t, githubtest.Options{})
+		ctx := testContext(t, 45*time.Second)
+		_, err := srv.AddRunnerGroup(entPath, "shared")
+		require.NoError(t, err)
+
+		byJIT := unpackRunner(t, srv, bb)
+		j := jit(t, srv, entPath, "ent-jit", "ent")
+		p := byJIT.start(map[string]string{"ACTIONS_RUNNER_INPUT_JITCONFIG": j.EncodedJITConfig})
+		_, err = srv.WaitForRunner(ctx, entPath, "ent-jit", online)
+		require.NoError(t, err, "output:\n%s", p.out)
+		id := srv.QueueJobFor("acme/website", []string{"ent"}, 200*time.Millisecond)
+		job, err := srv.WaitForJob(ctx, id, githubtest.JobCompleted)
+		require.NoError(t, err)
+		assert.Equal(t, "ent-jit", job.RunnerName, "an enterprise runner serves its organizations' repositories")
+		assert.Equal(t, 0, p.wait(t, ctx), "output:\n%s", p.out)
+
+		byConfig := unpackRunner(t, srv, bb)
+		a := call(t, srv, http.MethodPost, entPath+"/actions/runners/registration-token", entToken, nil)
+		require.Equal(t, http.StatusCreated, a.Status)
+		var tok struct{ Token string }
+		a.json(t, &tok)
+		out := byConfig.run(map[string]string{"ACTIONS_RUNNER_INPUT_TOKEN": tok.Token},
+			"sh", "./config.sh", "--url", srv.WebURL(entPath), "--name", "ent-cfg", "--labels", "cfg",
+			"--runnergroup", "shared", "--ephemeral", "--unattended")
+		assert.Contains(t, out, "Settings Saved.")
+		r, ok := srv.RunnerByName(entPath, "ent-cfg")
+		require.True(t, ok)
+		assert.NotEqualValues(t, 1, r.GroupID, "the runner is in the group it asked for")
+		p = byConfig.start(nil)
+		_, err = srv.WaitForRunner(ctx, entPath, "ent-cfg", online)
+		require.NoError(t, err, "output:\n%s", p.out)
+		srv.QueueJobFor("acme", []string{"cfg"}, 200*time.Millisecond)
+		assert.Equal(t, 0, p.wait(t, ctx), "output:\n%s", p.out)
+		_, err = srv.WaitForRunner(ctx, entPath, "ent-cfg", gone)
+		require.NoError(t, err)
+	})
+
 	t.Run("run.sh without a configuration fails", func(t *testing.T) {
 		t.Parallel()
 		srv := newServer(t, githubtest.Options{})

@@ -17,12 +17,48 @@ const DefaultGroupName = "Default"
 // defaultGroupID is the default runner group's id in every scope.
 const defaultGroupID = 1
 
-// scope is an organization or a repository.
+// scopeKind says what a scope is.
+type scopeKind int
+
+const (
+	kindRepo scopeKind = iota
+	kindOrg
+	kindEnterprise
+)
+
+// enterprisePrefix leads an enterprise's scope path, as in its web URL
+// (https://github.com/enterprises/<slug>), which is also the --url a runner
+// registers with.
+const enterprisePrefix = "enterprises/"
+
+// scope is an organization, a repository or an enterprise.
 type scope struct {
-	path   string // as created: "acme" or "acme/website"
-	org    bool
-	groups []*group // organizations only; groups[0] is the default
+	// path is as created: "acme", "acme/website" or "enterprises/acme-corp".
+	path string
+	kind scopeKind
+	id   int64 // the account's or repository's id
+	// groups are an organization's or an enterprise's runner groups;
+	// groups[0] is the default.
+	groups []*group
+	// enterprise is the enterprise an organization belongs to, if any;
+	// orgs are an enterprise's organizations.
+	enterprise *scope
+	orgs       []*scope
+	createdAt  time.Time
 }
+
+// name is the scope's own name: the organization, the repository's
+// "owner/repo", or the enterprise's slug.
+func (sc *scope) name() string { return strings.TrimPrefix(sc.path, enterprisePrefix) }
+
+// owner is a repository's owner, or an organization's own name.
+func (sc *scope) owner() string {
+	owner, _, _ := strings.Cut(sc.path, "/")
+	return owner
+}
+
+// hasGroups reports whether the scope keeps runner groups of its own.
+func (sc *scope) hasGroups() bool { return sc.kind != kindRepo }
 
 type group struct {
 	id   int64
@@ -118,7 +154,8 @@ func (r *runner) hasLabels(want []string) bool {
 // Runner is a snapshot of a runner in the simulator.
 type Runner struct {
 	ID int64
-	// Path is the runner's scope: "org" or "owner/repo".
+	// Path is the runner's scope: "org", "owner/repo" or
+	// "enterprises/<slug>".
 	Path      string
 	Name      string
 	GroupID   int64
@@ -164,45 +201,104 @@ func (s *Server) snapshotLocked(r *runner, now time.Time) Runner {
 	return out
 }
 
+// reservedOwner is the first path segment of enterprise web URLs; GitHub
+// keeps it from accounts.
+const reservedOwner = "enterprises"
+
 // AddOrg creates an organization with its Default runner group (id 1).
 // Creating one that exists is not an error.
 func (s *Server) AddOrg(name string) error {
-	if name == "" || strings.Contains(name, "/") {
+	if name == "" || strings.Contains(name, "/") || strings.EqualFold(name, reservedOwner) {
 		return fmt.Errorf("invalid organization name %q", name)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	key := strings.ToLower(name)
-	if _, ok := s.scopes[key]; !ok {
-		s.scopes[key] = &scope{path: name, org: true, groups: []*group{{id: defaultGroupID, name: DefaultGroupName}}}
-	}
+	s.addOrgLocked(name)
 	return nil
+}
+
+func (s *Server) addOrgLocked(name string) *scope {
+	key := strings.ToLower(name)
+	if sc, ok := s.scopes[key]; ok {
+		return sc
+	}
+	sc := &scope{path: name, kind: kindOrg, id: s.newAccountIDLocked(), createdAt: s.now(),
+		groups: []*group{{id: defaultGroupID, name: DefaultGroupName}}}
+	s.scopes[key] = sc
+	return sc
+}
+
+func (s *Server) newAccountIDLocked() int64 {
+	id := s.nextAccountID
+	s.nextAccountID++
+	return id
 }
 
 // AddRepo creates a repository "owner/repo". Creating one that exists is not
 // an error.
 func (s *Server) AddRepo(path string) error {
 	owner, repo, ok := strings.Cut(path, "/")
-	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") {
+	if !ok || owner == "" || repo == "" || strings.Contains(repo, "/") || strings.EqualFold(owner, reservedOwner) {
 		return fmt.Errorf("invalid repository %q: want owner/repo", path)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := strings.ToLower(path)
 	if _, ok := s.scopes[key]; !ok {
-		s.scopes[key] = &scope{path: path}
+		s.scopes[key] = &scope{path: path, kind: kindRepo, id: s.newAccountIDLocked(), createdAt: s.now()}
 	}
 	return nil
 }
 
-// AddRunnerGroup creates a runner group in an organization and returns its
-// id; an existing group's id is returned as it is.
-func (s *Server) AddRunnerGroup(org, name string) (int64, error) {
+// AddEnterprise creates an enterprise account with its Default runner group
+// (id 1), and makes orgs (created if need be) its organizations. Its scope
+// path, for Runners, AddRunner, QueueJobFor and WebURL, is
+// "enterprises/<slug>". Adding one that exists adds the organizations.
+//
+// An enterprise's runners are in its runner groups; the Default group is
+// open to all its organizations, so they take the jobs of those
+// organizations and their repositories.
+func (s *Server) AddEnterprise(slug string, orgs ...string) error {
+	if slug == "" || strings.Contains(slug, "/") {
+		return fmt.Errorf("invalid enterprise slug %q", slug)
+	}
+	for _, o := range orgs {
+		if o == "" || strings.Contains(o, "/") || strings.EqualFold(o, reservedOwner) {
+			return fmt.Errorf("invalid organization name %q", o)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sc, ok := s.scopes[strings.ToLower(org)]
-	if !ok || !sc.org {
-		return 0, fmt.Errorf("no organization %q", org)
+	key := strings.ToLower(enterprisePrefix + slug)
+	ent, ok := s.scopes[key]
+	if !ok {
+		ent = &scope{path: enterprisePrefix + slug, kind: kindEnterprise, id: s.newAccountIDLocked(), createdAt: s.now(),
+			groups: []*group{{id: defaultGroupID, name: DefaultGroupName}}}
+		s.scopes[key] = ent
+	}
+	for _, o := range orgs {
+		org := s.addOrgLocked(o)
+		switch {
+		case org.enterprise == ent:
+			continue
+		case org.enterprise != nil:
+			return fmt.Errorf("organization %q belongs to %s", o, org.enterprise.path)
+		}
+		org.enterprise = ent
+		ent.orgs = append(ent.orgs, org)
+	}
+	return nil
+}
+
+// AddRunnerGroup creates a runner group in an organization or an enterprise
+// ("enterprises/<slug>") and returns its id; an existing group's id is
+// returned as it is.
+func (s *Server) AddRunnerGroup(path, name string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, ok := s.scopes[strings.ToLower(path)]
+	if !ok || !sc.hasGroups() {
+		return 0, fmt.Errorf("no organization or enterprise %q", path)
 	}
 	if g := sc.groupByName(name); g != nil {
 		return g.id, nil
@@ -223,7 +319,7 @@ func (sc *scope) groupByName(name string) *group {
 }
 
 func (sc *scope) groupByID(id int64) *group {
-	if !sc.org {
+	if !sc.hasGroups() {
 		if id == defaultGroupID {
 			return &group{id: defaultGroupID, name: DefaultGroupName}
 		}
@@ -255,7 +351,8 @@ type RunnerSeed struct {
 	Ephemeral bool
 }
 
-// AddRunner registers a simulated runner in a scope, for instance one that
+// AddRunner registers a simulated runner in a scope ("org", "owner/repo" or
+// "enterprises/<slug>"), for instance one that
 // belongs to someone else. Its status stays as given (see SetRunnerStatus);
 // jobs it takes complete after their duration by the simulator's clock.
 func (s *Server) AddRunner(path string, seed RunnerSeed) (Runner, error) {
@@ -263,7 +360,7 @@ func (s *Server) AddRunner(path string, seed RunnerSeed) (Runner, error) {
 	defer s.mu.Unlock()
 	sc, ok := s.scopes[strings.ToLower(path)]
 	if !ok {
-		return Runner{}, fmt.Errorf("no organization or repository %q", path)
+		return Runner{}, fmt.Errorf("no organization, repository or enterprise %q", path)
 	}
 	if seed.Name == "" {
 		return Runner{}, fmt.Errorf("a runner needs a name")
@@ -409,8 +506,8 @@ func (s *Server) runnersOfLocked(sc *scope) []*runner {
 	return out
 }
 
-// Runners returns the runners of a scope ("org" or "owner/repo"), or of all
-// scopes for "", by id.
+// Runners returns the runners of a scope ("org", "owner/repo" or
+// "enterprises/<slug>"), or of all scopes for "", by id.
 func (s *Server) Runners(path string) []Runner {
 	s.mu.Lock()
 	defer s.mu.Unlock()
