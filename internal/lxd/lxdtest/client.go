@@ -77,6 +77,34 @@ func BtrfsPool(t testing.TB, c *lxd.Client) string {
 	return name
 }
 
+// ProxyProfile creates a profile of the test's own holding one device,
+// "loopback-proxy", the [LoopbackProxy] for port: an instance with that
+// profile (Profiles: []string{"default", name}) reaches a service on the
+// host's 127.0.0.1:port at 127.0.0.1:port inside. The profile is deleted
+// when the test ends; create it before the instances that use it, so that
+// their removal comes first.
+func ProxyProfile(t testing.TB, c *lxd.Client, port string) string {
+	t.Helper()
+	name := UniqueName("proxy-" + port)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := c.CreateProfile(ctx, lxd.ProfilesPost{Name: name, ProfilePut: lxd.ProfilePut{
+		Description: "loopback proxy of " + t.Name(),
+		Devices:     map[string]map[string]string{"loopback-proxy": LoopbackProxy(port)},
+	}})
+	if err != nil {
+		t.Fatalf("cannot create a proxy profile: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.DeleteProfile(ctx, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+			t.Errorf("cannot clean up profile %s: %v", name, err)
+		}
+	})
+	return name
+}
+
 // haveProgram reports whether a program is on PATH or in the system's sbin
 // folders (which a non-login root shell may leave off PATH).
 func haveProgram(name string) bool {
