@@ -31,7 +31,7 @@ fi
 rm -f "$SOCKET"
 if [ "${PURGE:-0}" = 1 ]; then
 	# The dir pool may hold mounts; unmount anything below LXD_DIR first.
-	grep -o " $LXD_DIR[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+	{ grep -o " $LXD_DIR[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 	rm -rf "$LXD_DIR"
 	log "removed $LXD_DIR"
 fi

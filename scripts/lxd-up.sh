@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Start the project's private LXD daemon for tests and the demo, and print its
-# socket path. Idempotent: installs Debian's lxd, lxd-client and busybox-static
-# if missing, starts the daemon unless it already answers (clearing a stale
-# socket left by a dead one), preseeds a `dir` pool and the default profile, and
-# imports the busybox test image. Needs root.
+# socket path. Idempotent: installs what the tests need when missing (Debian's
+# lxd, lxd-client and busybox-static; btrfs-progs for copy-on-write storage
+# pools; tinyproxy-bin, the HTTP proxy of internal/proxytest), starts the
+# daemon unless it already answers (clearing a stale socket left by a dead
+# one), preseeds a `dir` pool and the default profile, and imports the busybox
+# test image. Needs root. The Debian test image is scripts/debian-image.sh's.
 #
 #   TEST_LXD_DIR    the daemon's LXD_DIR (default /var/lib/github-runner-test-lxd)
 #   TEST_LXD_IMAGE  alias of the busybox test image (default github-runner-test-busybox)
@@ -25,7 +27,10 @@ install_packages() {
 	local missing=()
 	command -v lxd >/dev/null 2>&1 || missing+=(lxd)
 	command -v lxc >/dev/null 2>&1 || missing+=(lxd-client)
-	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "ok installed" || missing+=(busybox-static)
+	local pkg
+	for pkg in busybox-static btrfs-progs tinyproxy-bin; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive

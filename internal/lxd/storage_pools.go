@@ -55,4 +55,39 @@ func (c *Client) DeleteStoragePool(ctx context.Context, name string) error {
 	return nil
 }
 
+// Storage pool drivers (LXD has more; these are the ones this project uses).
+const (
+	// StorageDriverDir keeps each volume as a plain folder: every instance
+	// gets a full copy of its image's rootfs.
+	StorageDriverDir = "dir"
+	// StorageDriverBtrfs keeps volumes as btrfs subvolumes: an image is
+	// unpacked once per pool and each instance starts as a snapshot of it
+	// (copy-on-write). Without a "source" in its config the pool lives on a
+	// sparse loop file in the daemon's folder, of the config's "size"
+	// (LXD's default: a fifth of the free space, at least 5GiB, at most
+	// 30GiB). The host needs btrfs-progs.
+	StorageDriverBtrfs = "btrfs"
+)
+
+// EnsureStoragePool creates the storage pool req describes unless a pool of
+// that name exists, and returns the pool. An existing pool with another
+// driver is an error matching [ErrConflict]; an existing pool's config is
+// left as it is (a loop file's size, for one, cannot shrink).
+func (c *Client) EnsureStoragePool(ctx context.Context, req StoragePoolsPost) (*StoragePool, error) {
+	p, _, err := c.GetStoragePool(ctx, req.Name)
+	if errors.Is(err, ErrNotFound) {
+		// Another caller creating it meanwhile is fine: it is then there.
+		if err = c.CreateStoragePool(ctx, req); err == nil || errors.Is(err, ErrConflict) {
+			p, _, err = c.GetStoragePool(ctx, req.Name)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot ensure storage pool %q: %w", req.Name, err)
+	}
+	if p.Driver != req.Driver {
+		return nil, fmt.Errorf("cannot ensure storage pool %q: it exists with driver %q, not %q: %w", req.Name, p.Driver, req.Driver, ErrConflict)
+	}
+	return p, nil
+}
+
 func poolPath(name string) string { return "/1.0/storage-pools/" + escape(name) }

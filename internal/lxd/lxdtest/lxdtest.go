@@ -1,9 +1,13 @@
 // Package lxdtest gives tests the project's real LXD daemon: its socket, the
-// busybox test image, and names that do not collide between tests or runs.
+// busybox test image (fast), the Debian test image (realistic: systemd,
+// apt, sudo, a user ubuntu), storage pools and proxy profiles of a test's
+// own, and names that do not collide between tests or runs.
 //
-// The daemon is started by scripts/lxd-up.sh (make lxd-up; make test runs it).
-// Outside CI a test that cannot reach it is skipped with a message saying how
-// to start it; under CI=true it fails, so a missing daemon cannot pass quietly.
+// The daemon and the busybox image come from scripts/lxd-up.sh (make
+// lxd-up), the Debian image from scripts/debian-image.sh (make
+// debian-image); make test runs both. Outside CI a test that cannot have
+// what it needs is skipped with a message saying how to get it; under
+// CI=true it fails, so a missing daemon or image cannot pass quietly.
 package lxdtest
 
 import (
@@ -27,6 +31,10 @@ const DefaultDir = "/var/lib/github-runner-test-lxd"
 // DefaultImage is the alias of the busybox test image unless TEST_LXD_IMAGE is set.
 const DefaultImage = "github-runner-test-busybox"
 
+// DefaultDebianImage is the alias of the Debian test image unless
+// TEST_LXD_DEBIAN_IMAGE is set (scripts/debian-image.sh reads the same).
+const DefaultDebianImage = "github-runner-test-debian"
+
 // Dir is the test daemon's LXD_DIR.
 func Dir() string {
 	if d := os.Getenv("TEST_LXD_DIR"); d != "" {
@@ -46,17 +54,34 @@ func Image() string {
 	return DefaultImage
 }
 
+// DebianImageAlias is the alias of the Debian test image (see
+// [DebianImage], which also checks that it is there).
+func DebianImageAlias() string {
+	if img := os.Getenv("TEST_LXD_DEBIAN_IMAGE"); img != "" {
+		return img
+	}
+	return DefaultDebianImage
+}
+
+// Unavailable ends a test that cannot have something it needs (the daemon,
+// an image, a program the project's scripts install): it fails under
+// CI=true, where everything must be there, and is skipped elsewhere. msg
+// should say how to get the missing piece.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
 // Socket returns the socket of a daemon that answers, or ends the test:
 // failing under CI, skipping elsewhere.
 func Socket(t testing.TB) string {
 	t.Helper()
 	sock := SocketPath()
 	if err := ping(sock); err != nil {
-		msg := fmt.Sprintf("the test LXD is not reachable at %s (%v); start it with `make lxd-up` (as root)", sock, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		Unavailable(t, fmt.Sprintf("the test LXD is not reachable at %s (%v); start it with `make lxd-up` (as root)", sock, err))
 	}
 	return sock
 }
