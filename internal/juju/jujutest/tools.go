@@ -87,6 +87,14 @@ func toolFor(name string) (toolFunc, bool) {
 		return (*Sim).openedPorts, true
 	case "unit-get":
 		return (*Sim).unitGet, true
+	case "relation-ids":
+		return (*Sim).relationIDs, true
+	case "relation-list":
+		return (*Sim).relationList, true
+	case "relation-get":
+		return (*Sim).relationGet, true
+	case "relation-set":
+		return (*Sim).relationSet, true
 	}
 	return nil, false
 }
