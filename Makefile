@@ -7,7 +7,7 @@ BIN     := $(BUILD)/github-runner-$(ARCH)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags="-s -w -buildid="
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all build charm demo test unit vet lxd-up lxd-down clean
+.PHONY: all build charm demo test unit vet lxd-up lxd-down promtool-up clean
 
 all: charm
 
@@ -25,10 +25,11 @@ charm: build
 demo: lxd-up
 	$(GO) run ./cmd/demo
 
-## test: the whole suite, real-LXD tests included (starts the project's LXD; root).
+## test: the whole suite, real-LXD tests included (starts the project's LXD and
+## installs promtool for the alert rule tests; root).
 ## Packages run one at a time (-p 1) so that the LXD-heavy ones do not crowd
 ## the daemon together; tests within a package still run in parallel.
-test: vet lxd-up
+test: vet lxd-up promtool-up
 	$(GO) test -count=1 -p 1 -v -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: bench chaos
@@ -56,6 +57,10 @@ lxd-up:
 
 lxd-down:
 	bash scripts/lxd-down.sh
+
+## promtool-up: promtool (Debian's prometheus package) for go test ./cos
+promtool-up:
+	bash scripts/promtool-up.sh
 
 clean:
 	rm -rf $(BUILD) github-runner_*.charm

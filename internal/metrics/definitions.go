@@ -1,5 +1,7 @@
 package metrics
 
+import "sort"
+
 // Metric names. Durations are seconds, times are Unix seconds, counters end
 // in _total (Prometheus naming conventions).
 const (
@@ -185,3 +187,18 @@ func definitions() map[string]definition {
 		StateUpdated: {"Unix time the charm last recorded metrics.", nil},
 	}
 }
+
+// Names are every metric the Server exposes, sorted. Histograms also
+// appear as <name>_bucket, <name>_sum and <name>_count in queries.
+func Names() []string {
+	defs := definitions()
+	names := make([]string, 0, len(defs))
+	for name := range defs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// IsHistogram says whether name is one of the histograms.
+func IsHistogram(name string) bool { return histogramBuckets(name) != nil }
