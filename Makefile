@@ -7,7 +7,7 @@ BIN     := $(BUILD)/github-runner-$(ARCH)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags="-s -w -buildid="
 TEST_TIMEOUT ?= 80m
 
-.PHONY: all build charm demo test unit vet lxd-up lxd-down debian-image clean
+.PHONY: all build charm demo test unit vet lxd-up lxd-down debian-image promtool-up clean
 
 all: charm
 
@@ -25,11 +25,12 @@ charm: build
 demo: lxd-up
 	$(GO) run ./cmd/demo
 
-## test: the whole suite, real-LXD tests included (starts the project's LXD
-## and builds the Debian test image once per machine; root).
+## test: the whole suite, real-LXD tests included (starts the project's LXD,
+## builds the Debian test image once per machine and installs promtool for
+## the alert rule tests; root).
 ## Packages run one at a time (-p 1) so that the LXD-heavy ones do not crowd
 ## the daemon together; tests within a package still run in parallel.
-test: vet lxd-up debian-image
+test: vet lxd-up debian-image promtool-up
 	$(GO) test -count=1 -p 1 -v -timeout $(TEST_TIMEOUT) ./...
 
 .PHONY: bench chaos
@@ -63,6 +64,10 @@ lxd-down:
 ## minute) and kept in the LXD's folder
 debian-image: lxd-up
 	bash scripts/debian-image.sh
+
+## promtool-up: promtool (Debian's prometheus package) for go test ./cos
+promtool-up:
+	bash scripts/promtool-up.sh
 
 clean:
 	rm -rf $(BUILD) github-runner_*.charm

@@ -24,6 +24,17 @@ var Architectures = []string{"amd64", "arm64"}
 // SourceFiles are the files copied from the source folder into the charm.
 var SourceFiles = []string{"metadata.yaml", "config.yaml", "actions.yaml", "LICENSE"}
 
+// Observability folders copied, with the files directly in them, into the
+// charm at the same paths: the alert rules and dashboards the charm sends
+// over cos-agent (see internal/cosagent).
+const (
+	AlertRulesDir = "cos/prometheus_alert_rules"
+	DashboardsDir = "cos/grafana_dashboards"
+)
+
+// SourceDirs are the folders copied from the source folder into the charm.
+var SourceDirs = []string{AlertRulesDir, DashboardsDir}
+
 // Options say what to pack.
 type Options struct {
 	// SourceDir holds metadata.yaml, config.yaml, actions.yaml and LICENSE.
@@ -102,11 +113,17 @@ func Pack(opts Options) (string, error) {
 	return out, nil
 }
 
-// Stage lays out the charm's files in dir: the source files, a manifest for
-// opts.Arch and the binary as an executable `dispatch`. Nothing else.
+// Stage lays out the charm's files in dir: the source files, the regular
+// files of the source folders, a manifest for opts.Arch and the binary as
+// an executable `dispatch`. Nothing else.
 func Stage(opts Options, dir string) error {
 	for _, name := range SourceFiles {
 		if err := copyFile(filepath.Join(opts.SourceDir, name), filepath.Join(dir, name), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, sub := range SourceDirs {
+		if err := copyDir(filepath.Join(opts.SourceDir, sub), filepath.Join(dir, sub)); err != nil {
 			return err
 		}
 	}
@@ -115,6 +132,27 @@ func Stage(opts Options, dir string) error {
 	}
 	if err := copyFile(opts.Binary, filepath.Join(dir, "dispatch"), 0o755); err != nil {
 		return err
+	}
+	return nil
+}
+
+// copyDir copies the regular files directly in src (not hidden ones, not
+// subfolders) into dst, mode 0644.
+func copyDir(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("cannot stage %s: %w", filepath.Base(src), err)
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("cannot stage %s: %w", filepath.Base(src), err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()), 0o644); err != nil {
+			return err
+		}
 	}
 	return nil
 }

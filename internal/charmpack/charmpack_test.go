@@ -66,7 +66,11 @@ func TestPackReadsBackWithJujuCharm(t *testing.T) {
 		}
 	}
 	sort.Strings(files)
-	require.Equal(t, []string{"LICENSE", "actions.yaml", "config.yaml", "dispatch", "manifest.yaml", "metadata.yaml", "revision"}, files)
+	require.Equal(t, []string{
+		"LICENSE", "actions.yaml", "config.yaml",
+		"cos/grafana_dashboards/github-runner.json", "cos/prometheus_alert_rules/github-runner.rules",
+		"dispatch", "manifest.yaml", "metadata.yaml", "revision",
+	}, files, "the alert rules and dashboards are packed; their tests are not")
 }
 
 func TestPackIsReproducible(t *testing.T) {

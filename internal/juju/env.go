@@ -41,6 +41,23 @@ type Env struct {
 	// AgentSocketAddress and AgentSocketNetwork are where the hook tools
 	// reach the unit agent.
 	AgentSocketAddress, AgentSocketNetwork string
+
+	// Relation is JUJU_RELATION, the endpoint of a relation hook
+	// (`cos-agent` in cos-agent-relation-joined); empty in other hooks.
+	Relation string
+	// RelationID is JUJU_RELATION_ID, the hook's relation as the relation
+	// tools name it: `<endpoint>:<number>`, such as `cos-agent:3`.
+	RelationID string
+	// RemoteUnit is JUJU_REMOTE_UNIT, the remote unit a -joined, -changed
+	// or -departed hook is about; empty in -created, -broken and in a
+	// -changed for the remote application's data.
+	RemoteUnit string
+	// RemoteApp is JUJU_REMOTE_APP, the application at the other end of
+	// the hook's relation.
+	RemoteApp string
+	// DepartingUnit is JUJU_DEPARTING_UNIT, the unit leaving the relation
+	// in a -departed hook (this unit itself when it is the one leaving).
+	DepartingUnit string
 }
 
 // ParseEnv reads the Juju variables from environ (os.Environ's form).
@@ -76,6 +93,11 @@ func ParseEnv(environ []string) Env {
 		APIAddresses:       strings.Fields(m["JUJU_API_ADDRESSES"]),
 		AgentSocketAddress: m["JUJU_AGENT_SOCKET_ADDRESS"],
 		AgentSocketNetwork: m["JUJU_AGENT_SOCKET_NETWORK"],
+		Relation:           m["JUJU_RELATION"],
+		RelationID:         m["JUJU_RELATION_ID"],
+		RemoteUnit:         m["JUJU_REMOTE_UNIT"],
+		RemoteApp:          m["JUJU_REMOTE_APP"],
+		DepartingUnit:      m["JUJU_DEPARTING_UNIT"],
 	}
 }
 
@@ -149,4 +171,22 @@ func (e Env) Event() Event {
 		return Event{Kind: ActionEvent, Name: strings.TrimPrefix(p, "actions/")}
 	}
 	return Event{Kind: CustomEvent, Name: p}
+}
+
+// RelationHookKinds are the hook names a relation endpoint has, by suffix,
+// in the order Juju runs them over a relation's life.
+func RelationHookKinds() []string {
+	return []string{"relation-created", "relation-joined", "relation-changed", "relation-departed", "relation-broken"}
+}
+
+// RelationHook splits a relation hook's name into its endpoint and kind
+// ("cos-agent-relation-joined" gives "cos-agent", "relation-joined"); ok is
+// false for any other hook.
+func RelationHook(hook string) (endpoint, kind string, ok bool) {
+	for _, k := range RelationHookKinds() {
+		if ep, found := strings.CutSuffix(hook, "-"+k); found && ep != "" {
+			return ep, k, true
+		}
+	}
+	return "", "", false
 }

@@ -41,6 +41,42 @@ func TestParseEnv(t *testing.T) {
 	require.Equal(t, 12, n)
 }
 
+func TestParseEnvRelation(t *testing.T) {
+	env := juju.ParseEnv([]string{
+		"JUJU_DISPATCH_PATH=hooks/cos-agent-relation-departed",
+		"JUJU_RELATION=cos-agent",
+		"JUJU_RELATION_ID=cos-agent:3",
+		"JUJU_REMOTE_UNIT=grafana-agent/1",
+		"JUJU_REMOTE_APP=grafana-agent",
+		"JUJU_DEPARTING_UNIT=grafana-agent/1",
+	})
+	require.Equal(t, juju.Env{
+		DispatchPath: "hooks/cos-agent-relation-departed",
+		Relation:     "cos-agent", RelationID: "cos-agent:3",
+		RemoteUnit: "grafana-agent/1", RemoteApp: "grafana-agent", DepartingUnit: "grafana-agent/1",
+		APIAddresses: []string{},
+	}, env)
+}
+
+func TestRelationHook(t *testing.T) {
+	for _, tc := range []struct {
+		hook, endpoint, kind string
+		ok                   bool
+	}{
+		{"cos-agent-relation-joined", "cos-agent", "relation-joined", true},
+		{"db-relation-created", "db", "relation-created", true},
+		{"a-relation-broken-relation-broken", "a-relation-broken", "relation-broken", true},
+		{"relation-changed", "", "", false},
+		{"config-changed", "", "", false},
+		{"cos-agent-relation-exploded", "", "", false},
+	} {
+		ep, kind, ok := juju.RelationHook(tc.hook)
+		require.Equal(t, tc.ok, ok, tc.hook)
+		require.Equal(t, tc.endpoint, ep, tc.hook)
+		require.Equal(t, tc.kind, kind, tc.hook)
+	}
+}
+
 func TestUnitNumber(t *testing.T) {
 	for _, tc := range []struct {
 		unit string

@@ -162,7 +162,11 @@ func (e *ToolError) Error() string {
 func (e *ToolError) Is(target error) bool {
 	switch target {
 	case ErrNotLeader:
-		return strings.Contains(e.Message, "is not the leader")
+		// relation-set --app by a non-leader says only this.
+		return strings.Contains(e.Message, "is not the leader") ||
+			(e.Tool == "relation-set" && e.Message == "cannot write relation settings")
+	case ErrRelationNotFound:
+		return isRelationNotFound(e.Message)
 	case ErrNotAction:
 		return e.Message == "not running an action"
 	case ErrPermissionDenied:

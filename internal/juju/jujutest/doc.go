@@ -15,23 +15,29 @@
 // SetConfig, checked with juju/charm as `juju config` does), leadership,
 // unit and application status with history, workload version, the unit's
 // log, charm state with Juju's transactional rule (kept only when the hook
-// exits 0), opened ports, secrets with grants, and action parameters,
-// results, failure messages and logs. Action requests are checked against
+// exits 0), opened ports, secrets with grants, relations to remote
+// applications with their units and the databags of both sides (this
+// side's writes transactional too, its application databag the leader's
+// alone), and action parameters, results, failure messages and logs. Action requests are checked against
 // actions.yaml before they reach the charm, as the controller does.
 //
 // Tests drive it like an operator and Juju would: SetConfig, SetLeader,
-// AddSecret and GrantSecret change what the controller holds; Deploy,
-// RunHook, Configure, Upgrade, Remove, RunAction, Exec (juju-exec) and
-// Shell (a cron or timer line) run the charm; UnitStatus, StatusHistory,
-// Logs, State, Runs and Snapshot read the outcome. Dispatch runs any
-// JUJU_DISPATCH_PATH below the controller's checks, and InContext opens a
-// hook context for code in the test's own process (to test a hook tool
-// client against the real tools).
+// AddSecret, GrantSecret and AddRelation change what the controller holds;
+// Deploy, RunHook, Configure, Upgrade, Remove, RunAction, Exec (juju-exec)
+// and Shell (a cron or timer line) run the charm; Relate, JoinUnit,
+// SetRemoteUnitData, SetRemoteAppData, DepartUnit and RemoveRelation change
+// a relation and run the relation hooks Juju runs for it, in Juju's order
+// (-created; -joined then -changed per unit; -departed per unit; -broken); UnitStatus, StatusHistory,
+// Logs, State, Relation, Runs and Snapshot read the outcome. Dispatch runs
+// any JUJU_DISPATCH_PATH below the controller's checks, and InContext (and
+// InRelationContext) opens a hook context for code in the test's own
+// process (to test a hook tool client against the real tools).
 //
 // The tools' arguments, outputs, messages and exit codes follow Juju 3.6:
 // `ERROR <message>` on stderr, exit status 2 for a bad command line and 1
 // for a refused request. Known departures: secrets always serve their
 // latest revision; state-set checks the size limits when called rather than
-// when the hook commits; relations, storage and networks are not simulated;
-// a failed hook is not retried by itself (run it again).
+// when the hook commits; peer relations, storage and networks are not
+// simulated; a remote side's databags change only when the test changes
+// them; a failed hook is not retried by itself (run it again).
 package jujutest

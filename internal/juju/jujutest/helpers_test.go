@@ -18,6 +18,16 @@ import (
 const testMetadata = `name: testcharm
 summary: a charm for testing the simulator
 description: a charm for testing the simulator
+provides:
+  cos-agent:
+    interface: cos_agent
+    limit: 1
+requires:
+  db:
+    interface: pgsql
+peers:
+  replicas:
+    interface: testcharm-peers
 `
 
 const testConfig = `options:

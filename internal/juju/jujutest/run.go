@@ -109,6 +109,10 @@ type hookContext struct {
 	state  map[string]string
 	ports  map[string]bool
 	action *actionState
+	// relation is set for a relation hook.
+	relation *relationHookContext
+	// relData is the hook's working copy of this side's relation databags.
+	relData map[int]*relationLocalData
 }
 
 type actionState struct {
@@ -131,6 +135,8 @@ type runSpec struct {
 	command string
 	// fn runs in the test's process instead of a child (InContext).
 	fn func(env []string) error
+	// relation is set for a relation hook.
+	relation *relationHookContext
 }
 
 // acquire takes the machine lock, waiting at most as long as ctx allows.
@@ -158,6 +164,9 @@ func (s *Sim) open(spec runSpec) *hookContext {
 		config: s.effectiveConfigLocked(),
 		state:  maps.Clone(s.state),
 		ports:  maps.Clone(s.ports),
+
+		relation: spec.relation,
+		relData:  s.cloneRelationDataLocked(),
 	}
 	if spec.kind == KindExec {
 		hc.label = "juju-exec"
@@ -216,6 +225,19 @@ func (s *Sim) environ(hc *hookContext) []string {
 	case KindHook:
 		juju["JUJU_DISPATCH_PATH"] = hc.path
 		juju["JUJU_HOOK_NAME"] = hc.name
+		if rh := hc.relation; rh != nil {
+			s.mu.Lock()
+			if r, ok := s.relations[rh.id]; ok {
+				juju["JUJU_RELATION"] = r.endpoint
+				juju["JUJU_RELATION_ID"] = r.fakeID()
+				juju["JUJU_REMOTE_APP"] = r.remoteApp
+				juju["JUJU_REMOTE_UNIT"] = rh.remoteUnit
+				if rh.departingUnit != "" {
+					juju["JUJU_DEPARTING_UNIT"] = rh.departingUnit
+				}
+			}
+			s.mu.Unlock()
+		}
 	case KindAction:
 		juju["JUJU_DISPATCH_PATH"] = hc.path
 		juju["JUJU_ACTION_NAME"] = hc.action.name
@@ -343,6 +365,7 @@ func (s *Sim) finish(hc *hookContext, code int, stdout, stderr []byte) Run {
 	}
 	if code == 0 {
 		s.state, s.ports = hc.state, hc.ports
+		s.commitRelationDataLocked(hc.relData)
 	}
 	r := Run{Kind: hc.kind, Name: hc.name, DispatchPath: hc.path, ContextID: hc.id, ExitCode: code, Stdout: string(stdout), Stderr: string(stderr)}
 	switch hc.kind {

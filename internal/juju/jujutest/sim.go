@@ -29,7 +29,8 @@ func ToolNames() []string {
 	return []string{
 		"action-fail", "action-get", "action-log", "action-set",
 		"application-version-set", "config-get", "is-leader", "juju-exec", "juju-log",
-		"open-port", "close-port", "opened-ports", "secret-get",
+		"open-port", "close-port", "opened-ports",
+		"relation-get", "relation-ids", "relation-list", "relation-set", "secret-get",
 		"state-delete", "state-get", "state-set", "status-get", "status-set", "unit-get",
 	}
 }
@@ -160,6 +161,10 @@ type Sim struct {
 	nextTask   int
 	runs       []Run
 	closed     bool
+
+	relations map[int]*relation
+	// nextRelation numbers relations as the controller does, model-wide.
+	nextRelation int
 }
 
 // New lays out the charm and the tools, starts the agent's socket and
@@ -188,6 +193,7 @@ func New(opts Options) (*Sim, error) {
 		ports:      map[string]bool{},
 		secrets:    map[string]*secret{},
 		contexts:   map[string]*hookContext{},
+		relations:  map[int]*relation{},
 		settings:   charm.Settings{},
 		unitStatus: Status{Status: "unknown"},
 		appStatus:  Status{Status: "unknown"},
@@ -535,6 +541,7 @@ type Snapshot struct {
 	Config            map[string]any
 	State             map[string]string
 	OpenedPorts       []string
+	Relations         []RelationData
 }
 
 // Snapshot returns the unit's state now.
@@ -549,6 +556,7 @@ func (s *Sim) Snapshot() Snapshot {
 		Config:            s.configLocked(),
 		State:             maps.Clone(s.state),
 		OpenedPorts:       sortedKeys(s.ports),
+		Relations:         s.relationsLocked(),
 	}
 }
 

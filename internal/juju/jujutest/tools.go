@@ -87,6 +87,14 @@ func toolFor(name string) (toolFunc, bool) {
 		return (*Sim).openedPorts, true
 	case "unit-get":
 		return (*Sim).unitGet, true
+	case "relation-ids":
+		return (*Sim).relationIDs, true
+	case "relation-list":
+		return (*Sim).relationList, true
+	case "relation-get":
+		return (*Sim).relationGet, true
+	case "relation-set":
+		return (*Sim).relationSet, true
 	}
 	return nil, false
 }
@@ -304,12 +312,15 @@ func (s *Sim) actionGet(hc *hookContext, req hooktool.Request) ([]byte, error) {
 	if hc.action == nil {
 		return nil, errors.New(msgNotAction)
 	}
-	var answer any = hc.action.params
-	if answer == nil {
-		answer = map[string]any{}
+	// Test the map itself: a nil map put in an `any` is not a nil `any`,
+	// and would print as null where Juju prints {}.
+	params := hc.action.params
+	if params == nil {
+		params = map[string]any{}
 	}
+	var answer any = params
 	if len(keys) > 0 {
-		answer = lookupKeys(keys, hc.action.params)
+		answer = lookupKeys(keys, params)
 	}
 	return render(c.format("smart"), answer)
 }

@@ -60,10 +60,11 @@ type Response struct {
 }
 
 // ReadsStdin says whether the tool run with args reads its standard input:
-// only `state-set --file -` does among the simulated tools. The program reads
-// standard input only then, so that a tool run from a terminal never waits.
+// only `state-set --file -` and `relation-set --file -` do among the
+// simulated tools. The program reads standard input only then, so that a
+// tool run from a terminal never waits.
 func ReadsStdin(tool string, args []string) bool {
-	if tool != "state-set" {
+	if tool != "state-set" && tool != "relation-set" {
 		return false
 	}
 	for i, a := range args {

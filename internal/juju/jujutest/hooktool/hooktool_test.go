@@ -23,6 +23,8 @@ func TestReadsStdin(t *testing.T) {
 		{"state-set", []string{"--file", "values.yaml"}, false},
 		{"state-set", []string{"--", "--file=-"}, false},
 		{"state-set", []string{"a=b"}, false},
+		{"relation-set", []string{"-r", "cos-agent:0", "--file", "-"}, true},
+		{"relation-set", []string{"--app", "a=b"}, false},
 		{"juju-log", []string{"--file", "-"}, false},
 	} {
 		require.Equal(t, tc.want, hooktool.ReadsStdin(tc.tool, tc.args), "%s %v", tc.tool, tc.args)
