@@ -21,6 +21,9 @@ func (c *Charm) checkRunners(ctx context.Context, ev Event) error {
 	}
 	report := pool.RunnerReport(rs)
 	report["wanted"] = ses.pool.Settings().VirtualMachines
+	for k, v := range deadRunnerLogs(StateDirFor(ev.Juju.Env().CharmDir)) {
+		report[k] = v
+	}
 	if err := ev.Juju.ActionSet(ctx, report); err != nil {
 		return err
 	}

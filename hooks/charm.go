@@ -42,7 +42,7 @@ func New(deps Deps) *Charm {
 
 // Handlers is the charm's routing table.
 func (c *Charm) Handlers() Handlers {
-	return Handlers{
+	return c.recorded(Handlers{
 		Hooks: map[string]Handler{
 			"install":        c.install,
 			"config-changed": c.configChanged,
@@ -53,6 +53,9 @@ func (c *Charm) Handlers() Handlers {
 			"update-status":  c.updateStatus,
 			"stop":           c.stop,
 			"remove":         c.remove,
+
+			CosAgentEndpoint + "-relation-joined":  c.cosAgentChanged,
+			CosAgentEndpoint + "-relation-changed": c.cosAgentChanged,
 		},
 		Actions: map[string]Handler{
 			"check-runners":     c.checkRunners,
@@ -65,7 +68,7 @@ func (c *Charm) Handlers() Handlers {
 			schedule.EventReconcile:  c.timerReconcile,
 			schedule.EventBuildImage: c.scheduledImageBuild,
 		},
-	}
+	})
 }
 
 // StateDirFor is the pool's state folder for a unit whose charm folder is
@@ -121,7 +124,8 @@ func (c *Charm) poolOptions(ev Event, ses *session) pool.Options {
 		Proxy:    jujuProxy(env),
 		// Every record costs a juju-log call: the clients' per-request
 		// debug lines stay out.
-		Logger: slog.New(minLevel{Handler: ev.Log.Handler(), level: slog.LevelInfo}),
+		Logger:  slog.New(minLevel{Handler: ev.Log.Handler(), level: slog.LevelInfo}),
+		Metrics: ev.Metrics,
 	}
 	if ses != nil {
 		opts.Memory, opts.Schedules, opts.Reporter = ses.mem, ses.sched, ses
@@ -244,6 +248,9 @@ func (c *Charm) install(ctx context.Context, ev Event) error {
 // the old ones first; new labels or runner resources replace the idle
 // runners; new image settings rebuild the image; then it reconciles.
 func (c *Charm) configChanged(ctx context.Context, ev Event) error {
+	if err := c.refreshObservability(ctx, ev); err != nil {
+		return err
+	}
 	s, err := LoadSettings(ctx, ev.Juju)
 	if err != nil {
 		return err
@@ -282,6 +289,10 @@ func (c *Charm) reconcileEvent(ctx context.Context, ev Event) error {
 // upgradeCharm replaces the idle runners (so they run what the new charm
 // puts in them) and reconciles; an existing image is never rebuilt.
 func (c *Charm) upgradeCharm(ctx context.Context, ev Event) error {
+	// The new charm may carry other alert rules or dashboards.
+	if err := c.refreshObservability(ctx, ev); err != nil {
+		return err
+	}
 	ses, err := c.open(ctx, ev)
 	if err != nil {
 		return err

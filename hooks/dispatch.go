@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 
 	"charm.example/github-runner/internal/juju"
+	"charm.example/github-runner/internal/metrics"
 	"charm.example/github-runner/internal/pool"
 )
 
@@ -38,6 +39,7 @@ type Juju interface {
 	StateSet(ctx context.Context, values map[string]string) error
 	StateDelete(ctx context.Context, key string) error
 	SetApplicationVersion(ctx context.Context, version string) error
+	observer
 }
 
 // Event is what a handler gets: which event, the hook context, and a logger
@@ -47,6 +49,8 @@ type Event struct {
 	Name string
 	Juju Juju
 	Log  *slog.Logger
+	// Metrics records what the event did (nil: nothing is recorded).
+	Metrics *metrics.Recorder
 }
 
 // Handler handles one event. It returns a *config.Error for a problem only

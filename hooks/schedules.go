@@ -65,17 +65,27 @@ func ImageBuildJob(s pool.Settings, unit string) schedule.Job {
 // systemd service where systemd runs the machine (backend
 // schedule.Systemd), a detached process with its pid file in the unit's
 // state folder elsewhere. It needs no secret: only the LXD socket.
-func WatcherDaemon(env juju.Env, s pool.Settings, socket string, timerBackend schedule.Backend) schedule.Daemon {
+//
+// With metrics-port set it also serves the unit's metrics on listen (a
+// comma-separated host:port list, see metricsListen); with
+// reconcile-on-exit off it then only serves them.
+func WatcherDaemon(env juju.Env, s pool.Settings, socket, listen string, timerBackend schedule.Backend) schedule.Daemon {
 	backend := schedule.Detached
 	if timerBackend == schedule.Systemd {
 		backend = schedule.Systemd
 	}
+	command := []string{filepath.Join(env.CharmDir, "dispatch"), cli.WatchCommand,
+		"--unit", env.UnitName, "--lxd-socket", socket}
+	if s.ReconcileOnExit {
+		command = append(command, "--exec", TimerJob(s, env.UnitName, timerBackend).DispatchCommand())
+	}
+	if listen != "" {
+		command = append(command, "--metrics-listen", listen, "--state-dir", StateDirFor(env.CharmDir))
+	}
 	return schedule.Daemon{
 		Name:        "github-runner-watch-" + jobSuffix(env.UnitName),
-		Description: "Replace the runners of " + env.UnitName + " as soon as they finish their job",
-		Command: []string{filepath.Join(env.CharmDir, "dispatch"), cli.WatchCommand,
-			"--unit", env.UnitName, "--lxd-socket", socket,
-			"--exec", TimerJob(s, env.UnitName, timerBackend).DispatchCommand()},
+		Description: "Replace the runners of " + env.UnitName + " as soon as they finish their job, and serve its metrics",
+		Command:     command,
 		Env:        watcherEnv(),
 		Backend:    backend,
 		SystemdDir: s.TimerDirectory,
@@ -129,11 +139,15 @@ func (sc schedules) Ensure(ctx context.Context, p *pool.Pool, old *pool.Applied)
 	return sc.ensureWatcher(ctx, s, p.LXDSocket())
 }
 
-// ensureWatcher runs the exit watcher when reconcile-on-exit is on and
-// removes it when off.
+// watcherWanted says whether the watcher runs: for reconcile-on-exit, or
+// to serve the metrics.
+func watcherWanted(s pool.Settings) bool { return s.ReconcileOnExit || s.MetricsPort != 0 }
+
+// ensureWatcher runs the exit watcher when reconcile-on-exit is on or
+// metrics are served, and removes it otherwise.
 func (sc schedules) ensureWatcher(ctx context.Context, s pool.Settings, socket string) error {
-	d := WatcherDaemon(sc.ev.Juju.Env(), s, socket, sc.c.deps.TimerBackend)
-	if !s.ReconcileOnExit {
+	d := WatcherDaemon(sc.ev.Juju.Env(), s, socket, metricsListen(ctx, sc.ev, s), sc.c.deps.TimerBackend)
+	if !watcherWanted(s) {
 		return d.Remove(ctx)
 	}
 	started, err := d.Install(ctx)
@@ -156,10 +170,10 @@ func (sc schedules) rearm(ctx context.Context, s pool.Settings, socket string) e
 		}
 		sc.ev.Log.Warn("the reconcile timer was missing; re-armed it", "job", job.Name)
 	}
-	if !s.ReconcileOnExit {
+	if !watcherWanted(s) {
 		return nil
 	}
-	d := WatcherDaemon(sc.ev.Juju.Env(), s, socket, sc.c.deps.TimerBackend)
+	d := WatcherDaemon(sc.ev.Juju.Env(), s, socket, metricsListen(ctx, sc.ev, s), sc.c.deps.TimerBackend)
 	if d.Running(ctx) {
 		return nil
 	}
@@ -172,7 +186,7 @@ func (sc schedules) rearm(ctx context.Context, s pool.Settings, socket string) e
 
 // removeWatcher stops the exit watcher, whatever backend it runs under.
 func (sc schedules) removeWatcher(ctx context.Context, s pool.Settings) error {
-	d := WatcherDaemon(sc.ev.Juju.Env(), s, "", sc.c.deps.TimerBackend)
+	d := WatcherDaemon(sc.ev.Juju.Env(), s, "", "", sc.c.deps.TimerBackend)
 	if err := d.Remove(ctx); err != nil {
 		return fmt.Errorf("cannot stop the runner exit watcher: %w", err)
 	}

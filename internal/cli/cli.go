@@ -28,6 +28,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"charm.example/github-runner/internal/metrics"
 	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 )
@@ -74,6 +75,18 @@ type env struct {
 	cfg  pool.Settings
 	pool *pool.Pool
 	log  *slog.Logger
+	// rec records what the command did, for the metrics the watcher serves
+	// from the same state folder.
+	rec *metrics.Recorder
+}
+
+// flush folds what the command recorded into the state folder's metrics.
+func (e *env) flush(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := e.rec.Flush(ctx); err != nil {
+		e.log.Warn("cannot record metrics", "error", err)
+	}
 }
 
 // setup parses the flags and builds the pool; a non-zero code means stop.
@@ -126,10 +139,15 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 		fmt.Fprintf(sio.Stderr, "github-runner %s: --state-dir: %v\n", name, err)
 		return nil, ExitUsage
 	}
+	rec, err := metrics.NewRecorder(metrics.RecorderOptions{Dir: stateDir})
+	if err != nil {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: --state-dir: %v\n", name, err)
+		return nil, ExitUsage
+	}
 	p, err := pool.Open(cfg, pool.Options{
 		App: s.app, Unit: s.unit, StateDir: stateDir,
 		Proxy: http.ProxyFromEnvironment, Logger: log,
-		Memory: fileMemory{dir: stateDir},
+		Memory: fileMemory{dir: stateDir}, Metrics: rec,
 	})
 	if err != nil {
 		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", name, describe(err))
@@ -139,7 +157,7 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", name, describe(err))
 		return nil, exitFor(err)
 	}
-	return &env{io: sio, s: s, cfg: cfg, pool: p, log: log}, ExitOK
+	return &env{io: sio, s: s, cfg: cfg, pool: p, log: log, rec: rec}, ExitOK
 }
 
 // describe is what a person reads about err: the charm's status message
@@ -192,6 +210,7 @@ func check(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
+	defer e.flush(ctx)
 	rs, err := e.pool.Runners(ctx)
 	if err != nil {
 		return e.fail("cannot list the runners", err)
@@ -229,6 +248,7 @@ func reconcile(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
+	defer e.flush(ctx)
 	// As the charm does: the runner application and image when missing,
 	// idle runners replaced after a change of labels, resources, image
 	// settings or credentials, then the runners.
@@ -277,6 +297,7 @@ func flush(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
+	defer e.flush(ctx)
 	mode := runners.FlushIdle
 	if busy {
 		mode = runners.FlushBusy
@@ -311,6 +332,7 @@ func buildImage(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
+	defer e.flush(ctx)
 	start := time.Now()
 	if err := e.pool.BuildImage(ctx, "requested"); err != nil {
 		return e.fail("cannot build the runner image", err)
@@ -330,6 +352,7 @@ func updateRunnerBin(ctx context.Context, args []string, sio IO) int {
 	if e == nil {
 		return code
 	}
+	defer e.flush(ctx)
 	up, err := e.pool.UpdateRunnerApplication(ctx)
 	if up.Flushed == nil && err != nil {
 		return e.fail("cannot update the runner application", err)

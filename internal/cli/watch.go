@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,6 +35,8 @@ func watch(ctx context.Context, args []string, sio IO) int {
 	socket := fs.String("lxd-socket", sio.Getenv(EnvName("lxd-socket")), "LXD unix socket (env "+EnvName("lxd-socket")+"; empty: discover)")
 	command := fs.String("exec", sio.Getenv(EnvName("exec")), "command run with sh -c after runners exit, such as `github-runner reconcile ...` (env "+EnvName("exec")+"; required)")
 	debounce := fs.Duration("debounce", runners.DefaultWatchDebounce, "gather exits this close together into one run")
+	listen := fs.String("metrics-listen", sio.Getenv(EnvName("metrics-listen")), "serve the metrics recorded in --state-dir on these host:port addresses, comma-separated (env "+EnvName("metrics-listen")+"; empty: none)")
+	stateDir := fs.String("state-dir", orDefault(sio.Getenv(EnvName("state-dir")), DefaultStateDir), "folder whose metrics.json is served (env "+EnvName("state-dir")+")")
 	verbose := fs.Bool("v", false, "log debug lines to stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(sio.Stderr, "Usage: github-runner %s --unit <app>/<n> [flags]\n\n", WatchCommand)
@@ -55,8 +58,13 @@ func watch(ctx context.Context, args []string, sio IO) int {
 		fmt.Fprintf(sio.Stderr, "github-runner %s: --unit: %v\n", WatchCommand, err)
 		return ExitUsage
 	}
-	if strings.TrimSpace(*command) == "" {
-		fmt.Fprintf(sio.Stderr, "github-runner %s: --exec: missing: give the command to run when runners exit\n", WatchCommand)
+	addrs, err := splitAddrs(*listen)
+	if err != nil {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: --metrics-listen: %v\n", WatchCommand, err)
+		return ExitUsage
+	}
+	if strings.TrimSpace(*command) == "" && len(addrs) == 0 {
+		fmt.Fprintf(sio.Stderr, "github-runner %s: --exec: missing: give the command to run when runners exit (or --metrics-listen to serve metrics only)\n", WatchCommand)
 		return ExitUsage
 	}
 	level := slog.LevelInfo
@@ -64,6 +72,27 @@ func watch(ctx context.Context, args []string, sio IO) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(sio.Stderr, &slog.HandlerOptions{Level: level}))
+	if len(addrs) > 0 {
+		if !filepath.IsAbs(*stateDir) {
+			fmt.Fprintf(sio.Stderr, "github-runner %s: --state-dir %q: not an absolute path\n", WatchCommand, *stateDir)
+			return ExitUsage
+		}
+		done := make(chan struct{})
+		defer func() { <-done }()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			defer close(done)
+			if err := serveMetrics(ctx, *stateDir, addrs, log); err != nil {
+				log.Error("Cannot serve metrics", "error", err)
+			}
+		}()
+		if strings.TrimSpace(*command) == "" {
+			// reconcile-on-exit is off: serve the metrics only.
+			<-ctx.Done()
+			return ExitOK
+		}
+	}
 
 	sock, err := lxd.FindSocket(*socket, sio.Getenv, os.Stat)
 	if err != nil {

@@ -53,6 +53,12 @@ type Config struct {
 	// lift. Otherwise, and by default, such a call fails at once with a
 	// *RateLimitError and sends nothing.
 	WaitForRateLimit bool
+	// Observe, when set, is called after every request that went out: its
+	// endpoint as RequestCounts names it (`GET /orgs/{org}/actions/runners`),
+	// the HTTP status (0 when no answer came) and the rate-limit state
+	// known after it. It must be quick and safe for concurrent use; it gets
+	// no URL, header or body, so no secret.
+	Observe func(endpoint string, status int, rate RateStatus)
 }
 
 // Client talks to GitHub's self-hosted runner API for one scope. It is safe
@@ -122,6 +128,7 @@ func New(cfg Config) (*Client, error) {
 		limits:   limits,
 		logger:   logger,
 		basePath: strings.TrimSuffix(api.Path, "/"),
+		observe:  cfg.Observe,
 	}
 
 	client := gh.NewClient(&hc)

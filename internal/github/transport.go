@@ -32,6 +32,7 @@ type transport struct {
 	limits   *limiter
 	logger   *slog.Logger
 	basePath string // the API URL's path without its trailing slash: "" or "/api/v3"
+	observe  func(endpoint string, status int, rate RateStatus)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -56,9 +57,15 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		t.logger.DebugContext(ctx, "github request failed",
 			"endpoint", endpoint, "duration", time.Since(start), "error", err)
+		if t.observe != nil {
+			t.observe(endpoint, 0, t.limits.status())
+		}
 		return nil, err
 	}
 	rerr := t.limits.observe(endpoint, resp, time.Now())
+	if t.observe != nil {
+		t.observe(endpoint, resp.StatusCode, t.limits.status())
+	}
 	t.logger.DebugContext(ctx, "github request",
 		"endpoint", endpoint, "status", resp.StatusCode, "duration", time.Since(start),
 		"rate_remaining", resp.Header.Get("X-RateLimit-Remaining"))

@@ -31,7 +31,8 @@ type RecorderOptions struct {
 
 // Recorder is the hook side: it collects what this process did and, on
 // Flush, folds it into the state file. Its recording methods do no I/O and
-// are safe for concurrent use.
+// are safe for concurrent use. A nil *Recorder records nothing, so that
+// code which may run without metrics needs no check.
 type Recorder struct {
 	dir string
 	now func() time.Time
@@ -71,6 +72,9 @@ func outcome(err error) Outcome {
 }
 
 func (r *Recorder) add(name string, v float64, labels ...string) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.delta.Counters[name]
@@ -82,6 +86,9 @@ func (r *Recorder) add(name string, v float64, labels ...string) {
 }
 
 func (r *Recorder) observe(name string, d time.Duration) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.delta.Histograms[name]
@@ -99,6 +106,9 @@ func (r *Recorder) observe(name string, d time.Duration) {
 
 // set replaces all of a gauge metric's series.
 func (r *Recorder) set(name string, series map[string]float64) {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.delta.Gauges[name] = series
@@ -109,7 +119,7 @@ func (r *Recorder) set(name string, series map[string]float64) {
 func (r *Recorder) ReconcileDone(d time.Duration, err error) {
 	r.observe(ReconcileDuration, d)
 	r.add(Reconciles, 1, string(outcome(err)))
-	if err == nil {
+	if err == nil && r != nil {
 		r.set(ReconcileLastSuccess, map[string]float64{"": unixSeconds(r.now())})
 	}
 }
@@ -207,6 +217,9 @@ func (r *Recorder) ImageBuilt(d time.Duration, err error, builtAt time.Time) {
 // under the writers' lock, waiting for it as long as ctx allows. On error
 // the records are kept for the next Flush.
 func (r *Recorder) Flush(ctx context.Context) error {
+	if r == nil {
+		return nil
+	}
 	r.mu.Lock()
 	delta := r.delta
 	r.delta = emptyState()

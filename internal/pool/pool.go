@@ -23,6 +23,7 @@ import (
 	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/github"
 	"charm.example/github-runner/internal/lxd"
+	"charm.example/github-runner/internal/metrics"
 	"charm.example/github-runner/internal/runners"
 )
 
@@ -61,6 +62,9 @@ type Options struct {
 	Schedules Schedules
 	// Reporter shows progress (nil: log lines only).
 	Reporter Reporter
+	// Metrics records what the operations did (nil: nothing); the front
+	// door flushes it before its process ends.
+	Metrics *metrics.Recorder
 }
 
 // Reporter is told what the pool is doing, for people to see.
@@ -110,6 +114,7 @@ func Open(s Settings, opts Options) (*Pool, error) {
 		APIURL:     s.GitHubAPIURL,
 		HTTPClient: &http.Client{Transport: transport, Timeout: github.DefaultHTTPTimeout},
 		Logger:     log,
+		Observe:    githubObserver(opts.Metrics),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot set up the GitHub client: %w", err)
@@ -275,7 +280,13 @@ func (p *Pool) Reconcile(ctx context.Context) (runners.Result, error) {
 	if err != nil {
 		return runners.Result{}, err
 	}
+	start := time.Now()
 	out, err := p.mgr.Reconcile(ctx, p.settings.VirtualMachines, res)
+	p.recordResult(out)
+	if out.Observed {
+		p.recordRunners(out.Runners, out.Removed)
+	}
+	p.opts.Metrics.ReconcileDone(time.Since(start), err)
 	if len(out.Created) > 0 || len(out.Removed) > 0 || len(out.Failures) > 0 {
 		p.log.Info("reconciled", "wanted", out.Wanted, "before", out.Before, "after", out.After,
 			"created", len(out.Created), "removed", len(out.Removed), "failures", len(out.Failures))
@@ -289,6 +300,10 @@ func (p *Pool) Flush(ctx context.Context, mode runners.FlushMode) (runners.Resul
 	ctx, cancel := context.WithTimeout(ctx, FlushTimeout)
 	defer cancel()
 	out, err := p.mgr.Flush(ctx, mode)
+	p.recordResult(out)
+	if out.Observed {
+		p.recordRunners(out.Runners, out.Removed)
+	}
 	return out, p.scoped(err)
 }
 
@@ -297,6 +312,9 @@ func (p *Pool) Runners(ctx context.Context) ([]runners.RunnerInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, LookTimeout)
 	defer cancel()
 	out, err := p.mgr.Runners(ctx)
+	if err == nil {
+		p.recordRunners(out, nil)
+	}
 	return out, p.scoped(err)
 }
 
@@ -379,7 +397,10 @@ func (p *Pool) BuildImage(ctx context.Context, reason string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, ImageTimeout)
 	defer cancel()
-	if err := p.mgr.Image().Build(ctx); err != nil {
+	start := time.Now()
+	err := p.mgr.Image().Build(ctx)
+	p.opts.Metrics.ImageBuilt(time.Since(start), err, time.Now())
+	if err != nil {
 		return err
 	}
 	p.log.Info("runner image built", "alias", p.mgr.Image().Alias(), "reason", reason)

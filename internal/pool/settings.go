@@ -66,6 +66,7 @@ type Settings struct {
 	BootstrapTimeout    int    `option:"bootstrap-timeout"` // minutes
 	MaxParallelLaunches int    `option:"max-parallel-launches"`
 	ReconcileOnExit     bool   `option:"reconcile-on-exit"`
+	MetricsPort         int    `option:"metrics-port"`
 	TimerDirectory      string `option:"timer-directory"`
 	CronDirectory       string `option:"cron-directory"`
 
@@ -313,6 +314,9 @@ func (c Settings) Validate() error {
 	}
 	if c.MaxParallelLaunches < 1 || c.MaxParallelLaunches > 32 {
 		bad("max-parallel-launches", "max-parallel-launches %d: want 1 to 32", c.MaxParallelLaunches)
+	}
+	if c.MetricsPort < 0 || c.MetricsPort > 65535 {
+		bad("metrics-port", "metrics-port %d: want a TCP port (1 to 65535), or 0 for no metrics", c.MetricsPort)
 	}
 	for _, d := range []struct{ option, value string }{
 		{"timer-directory", c.TimerDirectory},

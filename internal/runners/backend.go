@@ -73,6 +73,10 @@ type Instances interface {
 	Exec(ctx context.Context, name string, cmd Command) (ExecResult, error)
 	// PushFile writes a file into an instance.
 	PushFile(ctx context.Context, name, path string, content io.Reader, uid, gid int, mode os.FileMode) error
+	// ReadFile reads a file from an instance, running or stopped (a stopped
+	// virtual machine cannot be read). For a directory the content is
+	// empty and entries lists its names. A missing file is ErrNotFound.
+	ReadFile(ctx context.Context, name, path string) (content io.ReadCloser, entries []string, err error)
 	// PublishImage publishes a stopped instance as an image and returns its
 	// fingerprint.
 	PublishImage(ctx context.Context, instance string, properties map[string]string) (string, error)

@@ -24,7 +24,7 @@ func (m *Manager) create(ctx context.Context, n int, res Resources, result *Resu
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			result.Failures = append(result.Failures, Failure{Name: name, Err: err})
+			result.Failures = append(result.Failures, Failure{Name: name, Err: err, Creating: true})
 			return
 		}
 		result.Created = append(result.Created, name)
@@ -36,10 +36,12 @@ func (m *Manager) create(ctx context.Context, n int, res Resources, result *Resu
 func (m *Manager) createOne(ctx context.Context, name string, res Resources, binary runnerBinary, binErr error) (err error) {
 	var id int64
 	launched := false
+	stage := StageRegister
 	defer func() {
 		if err == nil {
 			return
 		}
+		err = &CreateError{Stage: stage, Err: err}
 		// Clean up with a context of its own: ctx may be what failed.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
@@ -94,13 +96,14 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 		Profiles:  append([]string{"default"}, m.cfg.Profiles...),
 		Devices:   map[string]map[string]string{"root": {"type": "disk", "path": "/", "pool": m.cfg.StoragePool, "size": FormatSize(res.Disk)}},
 	}
-	launched = true
+	launched, stage = true, StageLaunch
 	if err := m.instances.LaunchInstance(ctx, spec); err != nil {
 		return fmt.Errorf("cannot launch runner %s: %w", name, err)
 	}
 
 	// The image carries the runner application; push the current one over
 	// it when the image was built with another version.
+	stage = StageSetup
 	if binErr == nil {
 		if err := m.ensureRunnerApp(ctx, name, binary); err != nil {
 			return err
@@ -112,6 +115,7 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 	if err := m.instances.PushFile(ctx, name, secretsFile, strings.NewReader(envFile(env)), 0, 0, 0o600); err != nil {
 		return fmt.Errorf("cannot set up runner %s: %w", name, err)
 	}
+	stage = StageStart
 	out, err := m.instances.Exec(ctx, name, Command{Args: launchCmd})
 	if err != nil {
 		return fmt.Errorf("cannot start runner %s: %w", name, err)
@@ -122,6 +126,26 @@ func (m *Manager) createOne(ctx context.Context, name string, res Resources, bin
 	m.log.Info("Started runner", "runner", name, "github_id", id)
 	return nil
 }
+
+// CreateStage is the step of a runner's creation that failed.
+type CreateStage string
+
+// Creation stages, in order.
+const (
+	StageRegister CreateStage = "register" // the GitHub registration (JIT config or token)
+	StageLaunch   CreateStage = "launch"   // the LXD instance's creation and start
+	StageSetup    CreateStage = "setup"    // the runner application and files pushed in
+	StageStart    CreateStage = "start"    // the start script's launch
+)
+
+// CreateError is a runner creation's failure and the stage it failed at.
+type CreateError struct {
+	Stage CreateStage
+	Err   error
+}
+
+func (e *CreateError) Error() string { return e.Err.Error() }
+func (e *CreateError) Unwrap() error { return e.Err }
 
 // runnerLabels are the labels a runner registers with: the ones every
 // self-hosted runner carries (self-hosted, the OS, the architecture), which

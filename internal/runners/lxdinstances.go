@@ -96,6 +96,24 @@ func (l LXDInstances) PushFile(ctx context.Context, name, path string, content i
 	return l.Client.CreateInstanceFile(ctx, name, path, lxd.InstanceFileArgs{Content: content, UID: int64(uid), GID: int64(gid), Mode: mode})
 }
 
+// ReadFile implements Instances.
+func (l LXDInstances) ReadFile(ctx context.Context, name, path string) (io.ReadCloser, []string, error) {
+	content, info, err := l.Client.GetInstanceFile(ctx, name, path)
+	if errors.Is(err, lxd.ErrNotFound) {
+		return nil, nil, errors.Join(ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if info.Type == "directory" {
+		if info.Entries == nil {
+			info.Entries = []string{}
+		}
+		return content, info.Entries, nil
+	}
+	return content, nil, nil
+}
+
 // PublishImage implements Instances.
 func (l LXDInstances) PublishImage(ctx context.Context, instance string, properties map[string]string) (string, error) {
 	return l.Client.PublishInstance(ctx, instance, lxd.PublishArgs{Properties: properties})

@@ -87,6 +87,7 @@ type runnerInstances interface {
 	DeleteInstance(ctx context.Context, name string) error
 	Exec(ctx context.Context, name string, cmd Command) (ExecResult, error)
 	PushFile(ctx context.Context, name, path string, content io.Reader, uid, gid int, mode os.FileMode) error
+	ReadFile(ctx context.Context, name, path string) (io.ReadCloser, []string, error)
 }
 
 // runnerRegistry is what reconciling needs of GitHub (see GitHub).

@@ -19,7 +19,11 @@ type Removal struct {
 // Failure is one runner that could not be created or removed.
 type Failure struct {
 	Name string
-	Err  error
+	// Err is a *CreateError when Creating.
+	Err error
+	// Creating is true for a runner being created, false for one being
+	// removed.
+	Creating bool
 }
 
 // Result says what a Reconcile or Flush did.
@@ -43,6 +47,9 @@ type Result struct {
 	// saw, less what it removed, plus what it started (as starting). A
 	// status can be drawn from it without asking GitHub again.
 	Runners []RunnerInfo
+	// Observed is true once LXD was listed: then Runners is complete
+	// (without GitHub, every live runner counts as starting).
+	Observed bool
 }
 
 // Err joins the failures, or is nil.
@@ -163,6 +170,7 @@ func (m *Manager) act(ctx context.Context, p plan, res Resources) Result {
 	}
 	result.Delta = result.After - result.Before
 	result.Runners = remaining(p.runners, result)
+	result.Observed = true
 	return result
 }
 
@@ -217,6 +225,9 @@ func (m *Manager) removeOne(ctx context.Context, a action) error {
 			return fmt.Errorf("cannot delete runner %s: %w", a.name, err)
 		}
 		return nil
+	}
+	if hasInstance && a.reason.Kind.keepsLogs() {
+		m.saveDeadLogs(ctx, a.name)
 	}
 	if a.killFirst {
 		if err := deleteInstance(); err != nil {
