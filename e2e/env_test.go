@@ -106,8 +106,11 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		// Off, so that the tests see what the timer does; the exit
 		// watcher has a test of its own.
 		"reconcile-on-exit": false,
-		"timer-directory":   filepath.Join(dir, "systemd"),
-		"cron-directory":    filepath.Join(dir, "cron.d"),
+		// No metrics (so no watcher) unless a test asks: parallel units
+		// would share the default port.
+		"metrics-port":    0,
+		"timer-directory": filepath.Join(dir, "systemd"),
+		"cron-directory":  filepath.Join(dir, "cron.d"),
 	}
 	for k, v := range config {
 		cfg[k] = v
@@ -116,7 +119,8 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
 		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
 	}
-	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg})
+	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg,
+		PrivateAddress: "127.0.0.1"})
 	t.Cleanup(e.cleanup)
 	return e
 }
