@@ -86,10 +86,10 @@ func WatcherDaemon(env juju.Env, s pool.Settings, socket, listen string, timerBa
 		Name:        "github-runner-watch-" + jobSuffix(env.UnitName),
 		Description: "Replace the runners of " + env.UnitName + " as soon as they finish their job, and serve its metrics",
 		Command:     command,
-		Env:        watcherEnv(),
-		Backend:    backend,
-		SystemdDir: s.TimerDirectory,
-		RunDir:     StateDirFor(env.CharmDir),
+		Env:         watcherEnv(),
+		Backend:     backend,
+		SystemdDir:  s.TimerDirectory,
+		RunDir:      StateDirFor(env.CharmDir),
 	}
 }
 
