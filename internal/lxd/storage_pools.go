@@ -7,9 +7,8 @@ import (
 	"net/http"
 )
 
-// GetStoragePool returns a storage pool and its ETag (for
-// [Client.UpdateStoragePool]). LXD 5.0 sends no ETag for pools: the ETag is
-// then empty.
+// GetStoragePool returns a storage pool and its ETag. LXD 5.0 sends no ETag
+// for pools: the ETag is then empty.
 func (c *Client) GetStoragePool(ctx context.Context, name string) (*StoragePool, string, error) {
 	var p StoragePool
 	etag, err := c.query(ctx, request{method: http.MethodGet, path: poolPath(name)}, &p)
@@ -34,16 +33,6 @@ func (c *Client) CreateStoragePool(ctx context.Context, req StoragePoolsPost) er
 		}
 	}
 	return fmt.Errorf("cannot create storage pool %q: %w", req.Name, err)
-}
-
-// UpdateStoragePool replaces a storage pool's config and description. With a
-// non-empty etag the update is refused, with an error matching
-// [ErrPreconditionFailed], if the pool changed meanwhile.
-func (c *Client) UpdateStoragePool(ctx context.Context, name string, req StoragePoolPut, etag string) error {
-	if _, err := c.query(ctx, request{method: http.MethodPut, path: poolPath(name), body: req, etag: etag}, nil); err != nil {
-		return fmt.Errorf("cannot update storage pool %q: %w", name, err)
-	}
-	return nil
 }
 
 // DeleteStoragePool deletes an unused storage pool. A missing pool is an

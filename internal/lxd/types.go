@@ -299,8 +299,7 @@ type ImageAlias struct {
 }
 
 // ImagesPost creates an image (POST /1.0/images), here by publishing an
-// instance. (Importing a tarball sends the tarball itself as the body: see
-// [Client.ImportImage].)
+// instance.
 type ImagesPost struct {
 	ImagePut
 	Filename string            `json:"filename,omitempty"`
@@ -346,11 +345,6 @@ type ImageAliasesEntry struct {
 // ImageAliasesPost creates an alias (POST /1.0/images/aliases).
 type ImageAliasesPost struct {
 	ImageAliasesEntry
-}
-
-// ImageAliasesEntryPost renames an alias (POST /1.0/images/aliases/{name}).
-type ImageAliasesEntryPost struct {
-	Name string `json:"name"`
 }
 
 // ProfilePut is the editable part of a profile (PUT /1.0/profiles/{name}).
