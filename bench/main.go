@@ -56,10 +56,10 @@ func run(ctx context.Context) int {
 	flag.IntVar(&s.large, "steady-large", 20, "runners of the large steady-state reconcile (and the memory measure)")
 	flag.DurationVar(&s.timeout, "timeout", 12*time.Minute, "bound of the whole run")
 	flag.BoolVar(&s.useCharm, "charm", true, "measure the timer path through the packed charm in the Juju simulator")
-	flag.StringVar(&s.steps, "steps", "scale-up,steady,replacement,memory", "the measures to run, comma-separated")
+	flag.StringVar(&s.steps, "steps", "scale-up,steady,replacement,memory,rate", "the measures to run, comma-separated")
 	flag.Parse()
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: benchLevel()}))
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 
@@ -115,6 +115,7 @@ func measure(ctx context.Context, log *slog.Logger, s settings) (_ *Report, err 
 		{"steady", b.steady},
 		{"replacement", b.replacement},
 		{"memory", b.peakMemory},
+		{"rate", b.rate},
 	}
 	wanted := strings.Split(s.steps, ",")
 	for _, st := range steps {
@@ -130,4 +131,12 @@ func measure(ctx context.Context, log *slog.Logger, s settings) (_ *Report, err 
 	}
 	rep.Took = time.Since(started)
 	return rep, nil
+}
+
+// benchLevel is the log level: debug with BENCH_DEBUG=1.
+func benchLevel() slog.Level {
+	if os.Getenv("BENCH_DEBUG") == "1" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

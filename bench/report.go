@@ -21,6 +21,7 @@ type Report struct {
 	Steady      *Steady
 	Replacement *Replacement
 	Memory      *Memory
+	Rate        *Rate
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -194,6 +195,10 @@ func (r *Report) Markdown() string {
 			w(" The charm's hook process was not measured: %s.", m.CharmSkipped)
 		}
 		w("\n\n")
+	}
+
+	if rt := r.Rate; rt != nil {
+		rt.markdown(w)
 	}
 
 	w("## How to read and re-run\n\n")

@@ -46,6 +46,8 @@ type env struct {
 	profile string
 	cronDir string
 	config  map[string]any
+	// ghPath is the simulator's path of the unit's runners (default org).
+	ghPath string
 }
 
 // newEnv starts a GitHub simulator, a proxy profile through which the
@@ -55,16 +57,26 @@ type env struct {
 // and anything it left behind is cleaned up and reported as a failure.
 func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	t.Helper()
+	return newEnvWith(t, prefix, config, nil)
+}
+
+// newEnvWith is newEnv with the GitHub simulator's options adjusted.
+func newEnvWith(t *testing.T, prefix string, config map[string]any, adjust func(*githubtest.Options)) *env {
+	t.Helper()
 	sock := lxdtest.Socket(t)
 	client := lxdtest.Client(t)
-	gh := githubtest.NewServer(githubtest.Options{
+	ghOpts := githubtest.Options{
 		Orgs: []string{org},
 		Tokens: map[string][]string{
 			adminToken:   {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
 			otherToken:   {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
 			noScopeToken: nil,
 		},
-	})
+	}
+	if adjust != nil {
+		adjust(&ghOpts)
+	}
+	gh := githubtest.NewServer(ghOpts)
 	t.Cleanup(gh.Close)
 
 	_, port, err := net.SplitHostPort(gh.Addr())
@@ -114,7 +126,7 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	}
 	e := &env{
 		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
-		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
+		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg, ghPath: org,
 	}
 	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg})
 	t.Cleanup(e.cleanup)
@@ -181,7 +193,7 @@ func (e *env) runnerInstances(ctx context.Context) []string {
 // ghRunners are the unit's runners on the GitHub simulator.
 func (e *env) ghRunners() []githubtest.Runner {
 	var out []githubtest.Runner
-	for _, r := range e.gh.Runners(org) {
+	for _, r := range e.gh.Runners(e.ghPath) {
 		if strings.HasPrefix(r.Name, e.prefix) {
 			out = append(out, r)
 		}

@@ -24,6 +24,9 @@ type storedCredentials struct {
 	Path   string `json:"path"`
 	Token  string `json:"token"`
 	APIURL string `json:"api-url"`
+	// App is pool.Credentials.App: the App installation's identity, never
+	// its key.
+	App string `json:"app,omitempty"`
 }
 
 // charmMemory is the pool's memory in the unit's charm state. It reads
@@ -49,7 +52,7 @@ func (m *charmMemory) load(ctx context.Context) error {
 		if err := json.Unmarshal([]byte(raw), &sc); err != nil {
 			m.log.Warn("ignoring an unreadable charm state value", "key", stateCredentials)
 		} else {
-			m.creds = &pool.Credentials{Path: sc.Path, Token: pool.Token(sc.Token), APIURL: sc.APIURL}
+			m.creds = &pool.Credentials{Path: sc.Path, Token: pool.Token(sc.Token), APIURL: sc.APIURL, App: sc.App}
 		}
 	}
 	if raw := st[stateApplied]; raw != "" {
@@ -95,7 +98,7 @@ func (m *charmMemory) Credentials(ctx context.Context) (*pool.Credentials, error
 
 // SaveCredentials implements pool.Memory.
 func (m *charmMemory) SaveCredentials(ctx context.Context, c pool.Credentials) error {
-	data, err := json.Marshal(storedCredentials{Path: c.Path, Token: c.Token.Reveal(), APIURL: c.APIURL})
+	data, err := json.Marshal(storedCredentials{Path: c.Path, Token: c.Token.Reveal(), APIURL: c.APIURL, App: c.App})
 	if err != nil {
 		return err
 	}

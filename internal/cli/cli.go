@@ -113,9 +113,9 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", name, describe(err))
 		return nil, ExitUsage
 	}
-	if s.tokenFile != "" {
-		if fi, err := os.Stat(s.tokenFile); err == nil && fi.Mode().Perm()&0o004 != 0 {
-			log.Warn("the token file is readable by every user; restrict it with chmod 600", "file", s.tokenFile)
+	for _, f := range []string{s.tokenFile, s.keyFile} {
+		if fi, err := os.Stat(f); f != "" && err == nil && fi.Mode().Perm()&0o004 != 0 {
+			log.Warn("a secret's file is readable by every user; restrict it with chmod 600", "file", f)
 		}
 	}
 	if s.unit == "" {

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -25,16 +26,29 @@ type Credentials struct {
 	Path   string
 	Token  Token
 	APIURL string
+	// App names the GitHub App installation ("app <id> installation
+	// <id>"), "" with a token. Only the identity is kept, never the App's
+	// private key: runners of an earlier installation can be flushed only
+	// while the settings still name the same one.
+	App string
 }
 
 // CredentialsOf are the credentials in s.
 func CredentialsOf(s Settings) Credentials {
-	return Credentials{Path: s.Path, Token: s.Token, APIURL: s.GitHubAPIURL}
+	c := Credentials{Path: s.Path, Token: s.Token, APIURL: s.GitHubAPIURL}
+	if s.UsesApp() {
+		c.App = fmt.Sprintf("app %d installation %d", s.AppID, s.AppInstallationID)
+	}
+	return c
 }
 
-// WithCredentials is s with c's GitHub settings.
+// WithCredentials is s with c's GitHub settings. For c of an App, s's own
+// App options stay (see Credentials.App).
 func (s Settings) WithCredentials(c Credentials) Settings {
 	s.Path, s.Token, s.GitHubAPIURL = c.Path, c.Token, c.APIURL
+	if c.App == "" {
+		s.AppID, s.AppInstallationID, s.AppPrivateKey = 0, 0, ""
+	}
 	return s
 }
 
@@ -180,19 +194,13 @@ func (p *Pool) applyCredentials(ctx context.Context) error {
 	if err := p.progress(ctx, "GitHub settings changed: removing the runners registered with the old ones"); err != nil {
 		return err
 	}
-	opts := p.opts
-	opts.Memory, opts.Schedules, opts.Reporter = nil, nil, nil
-	oldPool, err := Open(p.settings.WithCredentials(*prev), opts)
-	if err != nil {
-		return err
-	}
-	res, err := oldPool.Flush(ctx, runners.FlushBusy)
+	res, err := p.flushWith(ctx, *prev)
 	switch v := Classify(err); {
 	case err == nil:
 		p.log.Info("runners of the old GitHub settings flushed", "removed", len(res.Removed))
 	case v.Kind == Block:
 		p.log.Warn("the old GitHub settings no longer work; removing their runners from LXD only", "reason", v.Message)
-		removed, err := oldPool.mgr.RemoveInstances(ctx)
+		removed, err := p.mgr.RemoveInstances(ctx)
 		if err != nil {
 			return err
 		}
@@ -201,6 +209,23 @@ func (p *Pool) applyCredentials(ctx context.Context) error {
 		return err
 	}
 	return p.opts.Memory.SaveCredentials(ctx, cur)
+}
+
+// flushWith removes the unit's runners, busy ones too, with earlier
+// credentials. Earlier App credentials are tried with the App options of
+// now (the key is never kept); when there are none, the error is a
+// *BlockedError.
+func (p *Pool) flushWith(ctx context.Context, prev Credentials) (runners.Result, error) {
+	if prev.App != "" && !p.settings.UsesApp() {
+		return runners.Result{}, &BlockedError{Message: "the earlier GitHub App's private key is not kept"}
+	}
+	opts := p.opts
+	opts.Memory, opts.Schedules, opts.Reporter = nil, nil, nil
+	oldPool, err := Open(p.settings.WithCredentials(prev), opts)
+	if err != nil {
+		return runners.Result{}, err
+	}
+	return oldPool.Flush(ctx, runners.FlushBusy)
 }
 
 // Teardown removes every runner of the unit, busy ones too, de-registering

@@ -39,6 +39,11 @@ const (
 // charm keeps beside its charm folder in the unit's agent folder.
 const StateDirName = "github-runner-state"
 
+// GitHubCacheDirName is the folder in the state folder where the GitHub
+// client keeps, per credential, its cache of runner listings and the rate
+// limit's state, shared by the unit's processes (see github.Config.CacheDir).
+const GitHubCacheDirName = "github-cache"
+
 // Options are what Open needs beside the settings.
 type Options struct {
 	// App and Unit name whose runners the pool holds: github-runner and
@@ -102,19 +107,6 @@ func Open(s Settings, opts Options) (*Pool, error) {
 		return nil, err
 	}
 
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.Proxy = opts.Proxy
-	ghClient, err := github.New(github.Config{
-		Path:       s.Path,
-		Token:      s.Token.Reveal(),
-		APIURL:     s.GitHubAPIURL,
-		HTTPClient: &http.Client{Transport: transport, Timeout: github.DefaultHTTPTimeout},
-		Logger:     log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot set up the GitHub client: %w", err)
-	}
-
 	if !filepath.IsAbs(opts.StateDir) {
 		return nil, fmt.Errorf("runner state folder %q is not an absolute path", opts.StateDir)
 	}
@@ -124,6 +116,31 @@ func Open(s Settings, opts Options) (*Pool, error) {
 	if err := os.Chmod(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot restrict the runner state folder: %w", err)
 	}
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = opts.Proxy
+	ghConfig := github.Config{
+		Path:       s.Path,
+		Token:      s.Token.Reveal(),
+		APIURL:     s.GitHubAPIURL,
+		HTTPClient: &http.Client{Transport: transport, Timeout: github.DefaultHTTPTimeout},
+		Logger:     log,
+		CacheDir:   filepath.Join(opts.StateDir, GitHubCacheDirName),
+	}
+	if s.UsesApp() {
+		ghConfig.App = &github.AppCredentials{
+			AppID: int64(s.AppID), InstallationID: int64(s.AppInstallationID),
+			PrivateKey: []byte(s.AppPrivateKey.Reveal()),
+		}
+	}
+	ghClient, err := github.New(ghConfig)
+	if errors.Is(err, github.ErrBadAppKey) {
+		return nil, &config.Error{Problems: []config.Problem{{Option: "app-private-key", Text: CheckAppKey(s.AppPrivateKey.Reveal()).Error()}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up the GitHub client: %w", err)
+	}
+
 	labels, err := s.LabelList()
 	if err != nil {
 		return nil, err
@@ -191,7 +208,7 @@ func (p *Pool) scoped(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &GitHubError{Path: p.settings.Path, Err: err}
+	return &GitHubError{Path: p.settings.Path, AppID: int64(p.settings.AppID), Err: err}
 }
 
 // progress reports a step through the Reporter and the log.
