@@ -7,6 +7,7 @@ import (
 
 	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/github"
+	"charm.example/github-runner/internal/runners"
 )
 
 // VerdictKind says how a handler's error is treated.
@@ -91,6 +92,7 @@ func NeededScope(path string) string {
 //
 //   - *config.Error: Block, naming the bad options;
 //   - *BlockedError: Block, with its message;
+//   - *runners.MissingPackagesError: Block, naming image-packages and the packages apt cannot find;
 //   - GitHub refused the token (401): Block, `token: rejected by GitHub (bad credentials)`;
 //   - GitHub forbade the call (403, not a rate limit): Block, naming the scope the token lacks;
 //   - GitHub does not know the path (404): Block, `path "x": not found or not visible to the token`;
@@ -108,6 +110,11 @@ func Classify(err error) Verdict {
 	var berr *BlockedError
 	if errors.As(err, &berr) {
 		return Verdict{Kind: Block, Message: berr.Message}
+	}
+	var perr *runners.MissingPackagesError
+	if errors.As(err, &perr) {
+		return Verdict{Kind: Block, Config: true, Message: fmt.Sprintf(
+			"image-packages: %s in the base image's sources; fix the package names", perr.Error())}
 	}
 	path := ""
 	var gerr *GitHubError

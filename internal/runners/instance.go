@@ -102,8 +102,11 @@ func installRunnerApp(ctx context.Context, instances instanceFiles, name string,
 	if err := instances.PushFile(ctx, name, tarball, f, 0, 0, 0o644); err != nil {
 		return err
 	}
-	script := fmt.Sprintf("set -e; rm -rf %[1]s; mkdir -p %[1]s; tar -xzf %[2]s -C %[1]s; rm -f %[2]s; echo %[3]q > %[4]s; chown -R %[5]d:%[5]d %[1]s",
-		runnerDir, tarball, binary.Version, versionFile, runnerUID)
+	// The .env the image build wrote (the proxy) outlives a new version.
+	const keptEnv = "/tmp/actions-runner.env"
+	script := fmt.Sprintf("set -e; if [ -f %[1]s/.env ]; then mv %[1]s/.env %[6]s; fi; rm -rf %[1]s; mkdir -p %[1]s; tar -xzf %[2]s -C %[1]s; rm -f %[2]s; "+
+		"if [ -f %[6]s ]; then mv %[6]s %[1]s/.env; fi; echo %[3]q > %[4]s; chown -R %[5]d:%[5]d %[1]s",
+		runnerDir, tarball, binary.Version, versionFile, runnerUID, keptEnv)
 	out, err := instances.Exec(ctx, name, Command{Args: []string{"sh", "-c", script}})
 	if err != nil {
 		return err
