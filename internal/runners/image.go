@@ -154,8 +154,8 @@ type buildStep struct {
 	name   string
 	script string
 	env    map[string]string
-	// files are pushed (root-owned, 0644) before the script runs: their
-	// content never goes on a command line.
+	// files are pushed (root-owned, 0644) to stageDir-NAME before the
+	// script runs: their content never goes on a command line.
 	files map[string]string
 	// failed, when set, turns a failed run into the error to return.
 	failed func(out ExecResult) error
@@ -167,7 +167,8 @@ const (
 	aptProxyConf      = "/etc/apt/apt.conf.d/90github-runner-proxy"
 	dockerProxyDropIn = "/etc/systemd/system/docker.service.d/http-proxy.conf"
 	runnerEnvFile     = runnerDir + "/.env"
-	// stageDir holds the files of a step until its script puts them in place.
+	// stageDir starts the names of a step's files until its script puts
+	// them in place.
 	stageDir = "/tmp/github-runner-build"
 )
 
@@ -186,8 +187,10 @@ func (b *ImageBuilder) buildSteps() []buildStep {
 	var steps []buildStep
 	// Wait for the base image's boot to be over (systemd, cloud-init) so
 	// that apt and useradd do not race it.
+	// Before systemd answers on its bus, systemctl says "offline" at once.
 	steps = append(steps, buildStep{name: "boot", script: "if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then " +
-		"timeout 300 systemctl is-system-running --wait >/dev/null 2>&1; fi; " +
+		"i=0; while [ $i -lt 600 ]; do s=$(timeout 300 systemctl is-system-running --wait 2>/dev/null); " +
+		"case \"$s\" in offline|unknown|initializing|starting|'') i=$((i+1)); sleep 0.5 ;; *) break ;; esac; done; fi; " +
 		"if command -v cloud-init >/dev/null; then timeout 300 cloud-init status --wait >/dev/null 2>&1; fi; true"})
 	// The runner user exists on Ubuntu images; make sure of it elsewhere.
 	steps = append(steps, buildStep{name: "runner user", script: fmt.Sprintf(
@@ -204,11 +207,11 @@ func (b *ImageBuilder) buildSteps() []buildStep {
 			},
 			script: "set -e; s=" + stageDir + "; touch /etc/environment; " +
 				"grep -v -i -E '^(http|https|no)_proxy=' /etc/environment > /etc/environment.new || true; " +
-				"cat $s/environment >> /etc/environment.new; mv /etc/environment.new /etc/environment; chmod 644 /etc/environment; " +
+				"cat $s-environment >> /etc/environment.new; mv /etc/environment.new /etc/environment; chmod 644 /etc/environment; " +
 				"mkdir -p /etc/apt/apt.conf.d " + shellQuote(path.Dir(dockerProxyDropIn)) + "; " +
-				"mv $s/apt-proxy.conf " + aptProxyConf + "; mv $s/docker-daemon.conf " + dockerProxyDropIn + "; " +
+				"mv $s-apt-proxy.conf " + aptProxyConf + "; mv $s-docker-daemon.conf " + dockerProxyDropIn + "; " +
 				fmt.Sprintf("home=$(awk -F: '$3 == %[1]d {print $6; exit}' /etc/passwd); mkdir -p \"$home/.docker\"; "+
-					"mv $s/docker-config.json \"$home/.docker/config.json\"; chown -R %[1]d:%[1]d \"$home/.docker\"", runnerUID),
+					"mv $s-docker-config.json \"$home/.docker/config.json\"; chown -R %[1]d:%[1]d \"$home/.docker\"", runnerUID),
 		})
 	}
 	steps = append(steps, buildStep{
@@ -249,7 +252,7 @@ func (b *ImageBuilder) runStep(ctx context.Context, name string, step buildStep)
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		if err := b.instances.PushFile(ctx, name, stageDir+"/"+n, strings.NewReader(step.files[n]), 0, 0, 0o644); err != nil {
+		if err := b.instances.PushFile(ctx, name, stageDir+"-"+n, strings.NewReader(step.files[n]), 0, 0, 0o644); err != nil {
 			return fmt.Errorf("image build step %q: %w", step.name, err)
 		}
 	}
