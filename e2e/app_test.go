@@ -71,12 +71,12 @@ func (e *env) requireKeyNowhere(key []byte) {
 // runners after the tokens in hand stop working.
 func TestAppCredentials(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, "e2e-app", nil, func(o *githubtest.Options) {
+	e := newEnvWith(t, "e2e-app", nil, envExtra{GitHub: func(o *githubtest.Options) {
 		// ghinstallation renews a token a minute before its expiry: a
 		// token of 61 s is renewed after at most a second, so the hooks'
 		// tokens expire while they run.
 		o.InstallationTokenLifetime = 61 * time.Second
-	})
+	}})
 	ctx := testContext(t, 5*time.Minute)
 	app, inst := e.appOnOrg(nil)
 
@@ -167,10 +167,10 @@ func TestEnterpriseRunners(t *testing.T) {
 	const entToken = "ghp_e2eEnterpriseTokenValue0123456"
 	e := newEnvWith(t, "e2e-ent", map[string]any{
 		"path": "enterprise:acme-corp", "token": entToken, "group": "builds",
-	}, func(o *githubtest.Options) {
+	}, envExtra{GitHub: func(o *githubtest.Options) {
 		o.Enterprises = map[string][]string{"acme-corp": {org}}
 		o.Tokens[entToken] = []string{githubtest.ScopeManageRunnersEnterprise}
-	})
+	}})
 	e.ghPath = "enterprises/acme-corp"
 	group, err := e.gh.AddRunnerGroup(e.ghPath, "builds")
 	require.NoError(t, err)

@@ -57,11 +57,22 @@ type env struct {
 // and anything it left behind is cleaned up and reported as a failure.
 func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	t.Helper()
-	return newEnvWith(t, prefix, config, nil)
+	return newEnvWith(t, prefix, config, envExtra{})
 }
 
-// newEnvWith is newEnv with the GitHub simulator's options adjusted.
-func newEnvWith(t *testing.T, prefix string, config map[string]any, adjust func(*githubtest.Options)) *env {
+// envExtra is what some tests add to a unit's environment.
+type envExtra struct {
+	// Profiles are LXD profiles given in lxd-profiles after the
+	// simulator's.
+	Profiles []string
+	// HTTPProxy, HTTPSProxy and NoProxy are the model's proxy settings.
+	HTTPProxy, HTTPSProxy, NoProxy string
+	// GitHub adjusts the GitHub simulator's options.
+	GitHub func(*githubtest.Options)
+}
+
+// newEnvWith is newEnv with extra.
+func newEnvWith(t *testing.T, prefix string, config map[string]any, extra envExtra) *env {
 	t.Helper()
 	sock := lxdtest.Socket(t)
 	client := lxdtest.Client(t)
@@ -73,8 +84,8 @@ func newEnvWith(t *testing.T, prefix string, config map[string]any, adjust func(
 			noScopeToken: nil,
 		},
 	}
-	if adjust != nil {
-		adjust(&ghOpts)
+	if extra.GitHub != nil {
+		extra.GitHub(&ghOpts)
 	}
 	gh := githubtest.NewServer(ghOpts)
 	t.Cleanup(gh.Close)
@@ -106,7 +117,7 @@ func newEnvWith(t *testing.T, prefix string, config map[string]any, adjust func(
 		"token":              adminToken,
 		"github-api-url":     gh.URL(),
 		"lxd-socket":         sock,
-		"lxd-profiles":       profile,
+		"lxd-profiles":       strings.Join(append([]string{profile}, extra.Profiles...), ","),
 		"instance-type":      "container",
 		"base-image":         lxdtest.Image(),
 		"image-packages":     "",
@@ -128,7 +139,8 @@ func newEnvWith(t *testing.T, prefix string, config map[string]any, adjust func(
 		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
 		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg, ghPath: org,
 	}
-	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg})
+	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg,
+		HTTPProxy: extra.HTTPProxy, HTTPSProxy: extra.HTTPSProxy, NoProxy: extra.NoProxy})
 	t.Cleanup(e.cleanup)
 	return e
 }
@@ -159,6 +171,10 @@ func (e *env) cleanup() {
 		if op, err := e.lxd.DeleteImage(ctx, a.Target); err == nil {
 			_ = op.Wait(ctx)
 		}
+	}
+	if _, _, err := e.lxd.GetStoragePool(ctx, e.prefix+"pool"); err == nil {
+		e.t.Errorf("runner storage pool %s left behind; unit log:\n%s", e.prefix+"pool", e.logTail(15))
+		lxdtest.DeleteStoragePool(e.t, e.lxd, e.prefix+"pool")
 	}
 }
 

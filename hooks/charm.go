@@ -119,6 +119,8 @@ func (c *Charm) poolOptions(ev Event, ses *session) pool.Options {
 		Unit:     env.UnitName,
 		StateDir: StateDirFor(env.CharmDir),
 		Proxy:    jujuProxy(env),
+		// The image build and the runners get the model's proxy too.
+		ModelProxy: runners.Proxy{HTTP: env.HTTPProxy, HTTPS: env.HTTPSProxy, NoProxy: env.NoProxy},
 		// Every record costs a juju-log call: the clients' per-request
 		// debug lines stay out.
 		Logger: slog.New(minLevel{Handler: ev.Log.Handler(), level: slog.LevelInfo}),

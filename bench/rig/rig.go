@@ -51,6 +51,12 @@ type Options struct {
 	Sim githubtest.Options
 	// Logger gets the rig's own progress lines (nil: discarded).
 	Logger *slog.Logger
+	// ImagePackages, ImageProfiles and ImageProxy are the image build's
+	// image-packages, extra LXD profiles (the simulator's profile is not
+	// among them) and proxy; all empty for the busybox image.
+	ImagePackages []string
+	ImageProfiles []string
+	ImageProxy    runners.Proxy
 	// From, when set, lends its runner image and runner application to
 	// the new rig, which then builds none (and does not delete the image
 	// on Close). It must use the same LXD.
@@ -144,7 +150,7 @@ func New(ctx context.Context, opts Options) (_ *Rig, err error) {
 	}
 	r.Image, r.ownImage = lxdtest.UniqueName(opts.Name+"-image"), true
 	start := time.Now()
-	if err := r.buildImage(ctx, opts.BaseImage); err != nil {
+	if err := r.buildImage(ctx, opts); err != nil {
 		return nil, fmt.Errorf("cannot build the runner image: %w", err)
 	}
 	log.Info("runner image built", "alias", r.Image, "took", time.Since(start).Round(time.Millisecond))
@@ -153,14 +159,16 @@ func New(ctx context.Context, opts Options) (_ *Rig, err error) {
 
 // buildImage builds the runner image with a manager of a unit of its own,
 // as the charm does at install.
-func (r *Rig) buildImage(ctx context.Context, base string) error {
+func (r *Rig) buildImage(ctx context.Context, opts Options) error {
 	u, err := r.NewUnit("imagebuild")
 	if err != nil {
 		return err
 	}
 	m, err := r.Manager(u, func(c *runners.Config) {
-		c.BaseImage = runners.ImageSource{Alias: base}
-		c.Profiles = nil
+		c.BaseImage = runners.ImageSource{Alias: opts.BaseImage}
+		c.Profiles = opts.ImageProfiles
+		c.ImagePackages = opts.ImagePackages
+		c.Proxy = opts.ImageProxy
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
+
 	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 )
@@ -128,7 +130,7 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 	}
 	p, err := pool.Open(cfg, pool.Options{
 		App: s.app, Unit: s.unit, StateDir: stateDir,
-		Proxy: http.ProxyFromEnvironment, Logger: log,
+		Proxy: http.ProxyFromEnvironment, ModelProxy: environmentProxy(), Logger: log,
 		Memory: fileMemory{dir: stateDir},
 	})
 	if err != nil {
@@ -355,4 +357,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// environmentProxy is the proxy of the process environment (HTTP_PROXY,
+// HTTPS_PROXY, NO_PROXY and their lower-case forms), which the command line
+// gives the image build and the runners as the charm gives them the model's.
+func environmentProxy() runners.Proxy {
+	e := httpproxy.FromEnvironment()
+	return runners.Proxy{HTTP: e.HTTPProxy, HTTPS: e.HTTPSProxy, NoProxy: e.NoProxy}
 }

@@ -79,4 +79,17 @@ func (c *Client) EnsureStoragePool(ctx context.Context, req StoragePoolsPost) (*
 	return p, nil
 }
 
+// DeleteStorageVolume deletes a volume of a storage pool: typ is "image"
+// (an image unpacked on the pool for its instances to start from, which
+// the image itself outlives; name is its fingerprint), "custom",
+// "container" or "virtual-machine". A missing volume is an error matching
+// [ErrNotFound].
+func (c *Client) DeleteStorageVolume(ctx context.Context, pool, typ, name string) error {
+	path := poolPath(pool) + "/volumes/" + escape(typ) + "/" + escape(name)
+	if _, err := c.query(ctx, request{method: http.MethodDelete, path: path}, nil); err != nil {
+		return fmt.Errorf("cannot delete storage volume %s/%s of pool %q: %w", typ, name, pool, err)
+	}
+	return nil
+}
+
 func poolPath(name string) string { return "/1.0/storage-pools/" + escape(name) }

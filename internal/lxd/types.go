@@ -93,6 +93,17 @@ type ServerEnvironment struct {
 	ServerVersion      string `json:"server_version"`
 	Storage            string `json:"storage"`
 	StorageVersion     string `json:"storage_version"`
+	// StorageSupportedDrivers are the storage drivers the daemon can use
+	// (their tools were found when it started).
+	StorageSupportedDrivers []StorageDriverInfo `json:"storage_supported_drivers"`
+}
+
+// StorageDriverInfo is a storage driver the daemon supports. LXD 5.0 sends
+// its fields with capitals (Go's default field names).
+type StorageDriverInfo struct {
+	Name    string `json:"Name"`
+	Version string `json:"Version"`
+	Remote  bool   `json:"Remote"`
 }
 
 // InstanceType is the kind of an instance.

@@ -8,6 +8,7 @@ import (
 
 	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/github"
+	"charm.example/github-runner/internal/runners"
 )
 
 // VerdictKind says how a handler's error is treated.
@@ -108,6 +109,7 @@ func NeededAppPermission(path string) string {
 //
 //   - *config.Error: Block, naming the bad options;
 //   - *BlockedError: Block, with its message;
+//   - *runners.MissingPackagesError: Block, naming image-packages and the packages apt cannot find;
 //   - GitHub refused the App an installation token: Block, naming
 //     app-private-key (401), app-installation-id (404, 403);
 //   - as an App, a refused runner call: Block, naming app-id and the
@@ -129,6 +131,11 @@ func Classify(err error) Verdict {
 	var berr *BlockedError
 	if errors.As(err, &berr) {
 		return Verdict{Kind: Block, Message: berr.Message}
+	}
+	var perr *runners.MissingPackagesError
+	if errors.As(err, &perr) {
+		return Verdict{Kind: Block, Config: true, Message: fmt.Sprintf(
+			"image-packages: %s in the base image's sources; fix the package names", perr.Error())}
 	}
 	path, app := "", int64(0)
 	var gerr *GitHubError

@@ -2,6 +2,8 @@ package pool
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,8 +106,8 @@ func (p *Pool) Converge(ctx context.Context, o ConvergeOptions) (*runners.Result
 	s := p.settings
 	want := Applied{
 		Registration: s.registrationSpec(),
-		RunnerSpec:   s.runnerSpec(),
-		ImageSpec:    s.imageSpec(),
+		RunnerSpec:   s.runnerSpec(p.StoragePool()),
+		ImageSpec:    s.imageSpec(p.RunnerProxy()),
 		TimerDir:     s.TimerDirectory,
 		CronDir:      s.CronDirectory,
 	}
@@ -120,6 +122,9 @@ func (p *Pool) Converge(ctx context.Context, o ConvergeOptions) (*runners.Result
 		reasons = append(reasons, "runner resources changed")
 	}
 
+	if err := p.EnsureStorage(ctx); err != nil {
+		return nil, err
+	}
 	hasImage, err := p.HasImage(ctx)
 	if err != nil {
 		return nil, err
@@ -253,22 +258,33 @@ func (p *Pool) Teardown(ctx context.Context, all bool) error {
 	if !all {
 		return nil
 	}
-	return p.mgr.DeleteRunnerImage(ctx)
+	if err := p.mgr.DeleteRunnerImage(ctx); err != nil {
+		return err
+	}
+	return p.deleteOwnStorage(ctx)
 }
 
 // runnerSpec is what each runner is made of; a change replaces the idle
 // runners.
-func (s Settings) runnerSpec() string {
+func (s Settings) runnerSpec(storagePool string) string {
 	res, _ := s.Resources()
 	return strings.Join([]string{s.InstanceType, "cpu=" + strconv.Itoa(res.CPU),
-		"memory=" + runners.FormatSize(res.Memory), "disk=" + runners.FormatSize(res.Disk)}, " ")
+		"memory=" + runners.FormatSize(res.Memory), "disk=" + runners.FormatSize(res.Disk),
+		"storage=" + storagePool}, " ")
 }
 
 // imageSpec is what the runner image is built from; a change rebuilds it.
-func (s Settings) imageSpec() string {
+// The proxy goes in as a digest: its URLs may carry a password, and the
+// spec is kept in the charm's state.
+func (s Settings) imageSpec(proxy runners.Proxy) string {
 	src := s.BaseImageSource()
-	return strings.Join([]string{s.InstanceType, src.Server, src.Alias,
+	spec := strings.Join([]string{s.InstanceType, src.Server, src.Alias,
 		"packages=" + strings.Join(s.PackageList(), ","), "mirror=" + s.DockerHubMirror}, " ")
+	if !proxy.IsZero() || proxy.NoProxy != "" {
+		sum := sha256.Sum256([]byte(proxy.HTTP + "\x00" + proxy.HTTPS + "\x00" + proxy.NoProxy))
+		spec += " proxy=" + hex.EncodeToString(sum[:8])
+	}
+	return spec
 }
 
 // registrationSpec is how runners register: their labels and, for an

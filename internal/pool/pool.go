@@ -56,6 +56,11 @@ type Options struct {
 	// Proxy picks the proxy for GitHub API calls and runner downloads
 	// (nil: none).
 	Proxy func(*http.Request) (*url.URL, error)
+	// ModelProxy is the proxy of the machine's environment (the model's
+	// juju-http-proxy and so on for the charm, the process environment
+	// for the command line): the image build and the runners use it
+	// unless runner-http-proxy and friends say otherwise.
+	ModelProxy runners.Proxy
 	// Logger gets the pool's log lines (nil: discarded). Secrets never
 	// reach it.
 	Logger *slog.Logger
@@ -145,6 +150,10 @@ func Open(s Settings, opts Options) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
+	owner, err := runners.NewOwner(opts.App, opts.Unit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up the runner manager: %w", err)
+	}
 	group := s.Group
 	if s.IsRepository() {
 		group = "" // repository runners always join the default group
@@ -161,6 +170,8 @@ func Open(s Settings, opts Options) (*Pool, error) {
 		BaseImage:        s.BaseImageSource(),
 		ImagePackages:    s.PackageList(),
 		DockerhubMirror:  s.DockerHubMirror,
+		StoragePool:      storagePoolName(s, owner),
+		Proxy:            s.RunnerProxy(opts.ModelProxy),
 		Profiles:         s.ProfileList(),
 		Labels:           labels,
 		Group:            group,
@@ -182,6 +193,26 @@ func NoLXDError(s Settings, err error) error {
 			Text: fmt.Sprintf("lxd-socket %q: no LXD socket there (is LXD running?)", s.LXDSocket)}}}
 	}
 	return &BlockedError{Message: "LXD not found: install it (snap install lxd && lxd init --auto) or set lxd-socket", Err: err}
+}
+
+// RunnerProxy is the proxy of the image build and the runners.
+func (p *Pool) RunnerProxy() runners.Proxy { return p.settings.RunnerProxy(p.opts.ModelProxy) }
+
+// RunnerProxy is the proxy of the image build and the runners: each of
+// runner-http-proxy, runner-https-proxy and runner-no-proxy that is set,
+// in place of the same part of model.
+func (s Settings) RunnerProxy(model runners.Proxy) runners.Proxy {
+	px := model
+	if s.RunnerHTTPProxy != "" {
+		px.HTTP = s.RunnerHTTPProxy
+	}
+	if s.RunnerHTTPSProxy != "" {
+		px.HTTPS = s.RunnerHTTPSProxy
+	}
+	if s.RunnerNoProxy != "" {
+		px.NoProxy = s.RunnerNoProxy
+	}
+	return px
 }
 
 // Settings are the settings the pool was opened with.
@@ -392,6 +423,9 @@ func (p *Pool) BuildImage(ctx context.Context, reason string) error {
 		return err
 	}
 	if _, err := p.EnsureRunnerBinary(ctx, false); err != nil {
+		return err
+	}
+	if err := p.EnsureStorage(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, ImageTimeout)

@@ -72,6 +72,11 @@ type Settings struct {
 	ReconcileOnExit     bool   `option:"reconcile-on-exit"`
 	TimerDirectory      string `option:"timer-directory"`
 	CronDirectory       string `option:"cron-directory"`
+	RunnerHTTPProxy     string `option:"runner-http-proxy"`
+	RunnerHTTPSProxy    string `option:"runner-https-proxy"`
+	RunnerNoProxy       string `option:"runner-no-proxy"`
+	RunnerStorage       string `option:"runner-storage"`
+	RunnerStorageSize   string `option:"runner-storage-size"`
 
 	// TokenSecret is the secret: URI the token came from, if any.
 	TokenSecret string
@@ -103,7 +108,8 @@ func Decode(values map[string]any) Settings {
 	}
 	s.decodeProblems = problems
 	for _, f := range []*string{&s.Path, &s.BaseImage, &s.ImageServer, &s.InstanceType,
-		&s.GitHubAPIURL, &s.DockerHubMirror, &s.LXDSocket, &s.TimerDirectory, &s.CronDirectory} {
+		&s.GitHubAPIURL, &s.DockerHubMirror, &s.LXDSocket, &s.TimerDirectory, &s.CronDirectory,
+		&s.RunnerHTTPProxy, &s.RunnerHTTPSProxy, &s.RunnerNoProxy, &s.RunnerStorage, &s.RunnerStorageSize} {
 		*f = strings.TrimSpace(*f)
 	}
 	s.Token = Token(strings.TrimSpace(string(s.Token)))
@@ -354,6 +360,27 @@ func (c Settings) Validate() error {
 	} {
 		if !filepath.IsAbs(d.value) {
 			bad(d.option, "%s %q: want an absolute path", d.option, d.value)
+		}
+	}
+	for _, px := range []struct{ option, value string }{
+		{"runner-http-proxy", c.RunnerHTTPProxy},
+		{"runner-https-proxy", c.RunnerHTTPSProxy},
+	} {
+		if px.value != "" && !isURL(px.value, "http", "https") {
+			bad(px.option, "%s %q: want a proxy URL such as http://proxy.example:3128, or empty for the model's", px.option, px.value)
+		}
+	}
+	if strings.ContainsFunc(c.RunnerNoProxy, func(r rune) bool { return r <= ' ' || r == '"' || r == '\\' || r == 0x7f }) {
+		bad("runner-no-proxy", "runner-no-proxy %q: want hosts, domains or addresses separated by commas, without spaces", c.RunnerNoProxy)
+	}
+	if c.RunnerStorage != OwnBtrfsStorage && !profileRe.MatchString(c.RunnerStorage) {
+		bad("runner-storage", "runner-storage %q: want btrfs (a pool of the unit's own) or the name of an existing LXD storage pool", c.RunnerStorage)
+	}
+	if c.RunnerStorage == OwnBtrfsStorage {
+		if b, err := runners.ParseSize(c.RunnerStorageSize); err != nil {
+			bad("runner-storage-size", "runner-storage-size %q: not a size (use e.g. 30GiB)", c.RunnerStorageSize)
+		} else if b < MinRunnerStorageSize {
+			bad("runner-storage-size", "runner-storage-size %q: at least %s", c.RunnerStorageSize, runners.FormatSize(MinRunnerStorageSize))
 		}
 	}
 	if len(problems) == 0 {

@@ -17,13 +17,18 @@ import (
 const (
 	runnerDir     = "/opt/actions-runner"
 	startScript   = runnerDir + "/start-runner.sh"
-	pidFile       = "/run/github-runner.pid"
+	// stateDir holds the runner's pid and exit code. Not in /run: in a
+	// container whose init is systemd, LXD runs commands before systemd
+	// has mounted its tmpfs over /run, which would hide what was there.
+	stateDir      = "/var/lib/github-runner"
+	pidFile       = stateDir + "/runner.pid"
+	exitFile      = stateDir + "/runner.exit"
 	runnerLogFile = "/var/log/github-runner.log"
 	versionFile   = runnerDir + "/.runner-version"
 	// secretsFile holds the runner's secret settings (the JIT config, or
 	// the registration token) for the start script, root-only, until the
-	// script has read and removed it.
-	secretsFile = "/run/github-runner.env"
+	// script has read and removed it (in root's home: see stateDir).
+	secretsFile = "/root/.github-runner.env"
 	// runnerUID is the unprivileged user runners run as (`ubuntu`).
 	runnerUID = 1000
 )
@@ -43,6 +48,18 @@ var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 
 // ephemeral instance.
 const startRunnerScript = `#!/bin/sh
 # Started by the github-runner charm. Runs the runner once, then powers off.
+# Under systemd, the runner starts once the boot is over: the boot empties
+# /tmp (tmpfiles.d), starts Docker, and jobs expect a system that is up.
+if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+	i=0
+	while [ $i -lt 600 ]; do
+		case "$(systemctl is-system-running 2>/dev/null)" in
+		running|degraded|maintenance|stopping) break ;;
+		esac
+		i=$((i+1))
+		sleep 0.2
+	done
+fi
 cd ` + runnerDir + ` || exit 1
 if [ -f ` + secretsFile + ` ]; then
 	set -a
@@ -58,7 +75,7 @@ fi
 su -p -s /bin/sh "$user" -c ./run.sh
 rc=$?
 echo "runner exited with code $rc"
-echo "$rc" > /run/github-runner.exit
+echo "$rc" > ` + exitFile + `
 # Nothing of an ephemeral runner outlives it: power off at once, without
 # the init system's shutdown, so LXD deletes it (and the exit watcher sees
 # it go) seconds sooner.
@@ -68,7 +85,7 @@ poweroff -f
 
 // launchCmd starts the start script detached and records its pid before
 // returning, so an alive check right after sees it.
-var launchCmd = []string{"sh", "-c", "setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile}
+var launchCmd = []string{"sh", "-c", "mkdir -p " + stateDir + " && { setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile + "; }"}
 
 // envFile renders settings as sh assignments, each value single-quoted.
 func envFile(settings map[string]string) string {
@@ -102,8 +119,11 @@ func installRunnerApp(ctx context.Context, instances instanceFiles, name string,
 	if err := instances.PushFile(ctx, name, tarball, f, 0, 0, 0o644); err != nil {
 		return err
 	}
-	script := fmt.Sprintf("set -e; rm -rf %[1]s; mkdir -p %[1]s; tar -xzf %[2]s -C %[1]s; rm -f %[2]s; echo %[3]q > %[4]s; chown -R %[5]d:%[5]d %[1]s",
-		runnerDir, tarball, binary.Version, versionFile, runnerUID)
+	// The .env the image build wrote (the proxy) outlives a new version.
+	const keptEnv = "/tmp/actions-runner.env"
+	script := fmt.Sprintf("set -e; if [ -f %[1]s/.env ]; then mv %[1]s/.env %[6]s; fi; rm -rf %[1]s; mkdir -p %[1]s; tar -xzf %[2]s -C %[1]s; rm -f %[2]s; "+
+		"if [ -f %[6]s ]; then mv %[6]s %[1]s/.env; fi; echo %[3]q > %[4]s; chown -R %[5]d:%[5]d %[1]s",
+		runnerDir, tarball, binary.Version, versionFile, runnerUID, keptEnv)
 	out, err := instances.Exec(ctx, name, Command{Args: []string{"sh", "-c", script}})
 	if err != nil {
 		return err

@@ -51,8 +51,13 @@ type Config struct {
 	ImagePackages []string
 	// DockerhubMirror is written into the runners' Docker config if set.
 	DockerhubMirror string
-	// StoragePool holds the runners' root disks (default "default").
+	// StoragePool holds the runners' and the image builder's root disks
+	// (default "default").
 	StoragePool string
+	// Proxy is the HTTP proxy of the image build (apt) and of the runners
+	// (their environment, the runner application's .env, Docker's daemon
+	// and client); the zero value is none.
+	Proxy Proxy
 	// Profiles are applied to every runner, in order.
 	Profiles []string
 	// Labels are the runners' custom labels.
@@ -160,6 +165,8 @@ func New(app, unit string, cfg Config) (*Manager, error) {
 		packages:        cfg.ImagePackages,
 		dockerhubMirror: cfg.DockerhubMirror,
 		profiles:        cfg.Profiles,
+		proxy:           cfg.Proxy,
+		storagePool:     cfg.StoragePool,
 		log:             cfg.Logger,
 	}
 	return &Manager{owner: owner, cfg: cfg, instances: cfg.Instances, github: cfg.GitHub,
