@@ -38,7 +38,14 @@ var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 
 // user with them in its environment: never in an argv, neither inside the
 // instance nor on the host (LXD 5.0 runs an exec as
 // `lxd forkexec ... -- env K=V ... -- CMD`, so an exec's environment shows
-// in the host's process list). When the runner ends (after its one job) it
+// in the host's process list). The runner gets its user's login
+// environment (HOME, USER, LOGNAME, SHELL from the passwd entry and a
+// standard PATH): the runner passes its environment on to a job's steps
+// (actions/runner sets none of them for host steps), and an exec's
+// HOME=/root and USER=root would break every job that writes under $HOME.
+// Its own environment, which holds the JIT config, is readable only by the
+// runner user and root (/proc/PID/environ is 0400). When the runner ends
+// (after its one job) it
 // records the exit code and powers the instance off, and LXD deletes the
 // ephemeral instance.
 const startRunnerScript = `#!/bin/sh
@@ -50,7 +57,15 @@ if [ -f ` + secretsFile + ` ]; then
 	set +a
 	rm -f ` + secretsFile + `
 fi
-user=$(awk -F: '$3 == ` + "1000" + ` {print $1; exit}' /etc/passwd)
+entry=$(awk -F: '$3 == ` + "1000" + ` {print; exit}' /etc/passwd)
+user=$(echo "$entry" | cut -d: -f1)
+HOME=$(echo "$entry" | cut -d: -f6)
+SHELL=$(echo "$entry" | cut -d: -f7)
+[ -n "$SHELL" ] || SHELL=/bin/sh
+USER=$user
+LOGNAME=$user
+PATH=` + runnerPath + `
+export HOME SHELL USER LOGNAME PATH
 if [ -n "${ACTIONS_RUNNER_INPUT_TOKEN:-}" ]; then
 	su -p -s /bin/sh "$user" -c './config.sh --unattended --ephemeral --disableupdate --replace --url "$RUNNER_URL" --name "$RUNNER_NAME" --labels "$RUNNER_LABELS" --runnergroup "$RUNNER_GROUP"' || { echo "config.sh failed"; sync; poweroff -f; exit 1; }
 	unset ACTIONS_RUNNER_INPUT_TOKEN
@@ -66,9 +81,14 @@ sync
 poweroff -f
 `
 
-// launchCmd starts the start script detached and records its pid before
-// returning, so an alive check right after sees it.
-var launchCmd = []string{"sh", "-c", "setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile}
+// runnerPath is the runner's PATH: Debian's and Ubuntu's for a login shell
+// (/etc/login.defs ENV_PATH, /etc/profile), with the sbin folders.
+const runnerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// launchCmd starts the start script detached, in an environment of its
+// own (none of the exec's HOME=/root and USER=root), and records its pid
+// before returning, so an alive check right after sees it.
+var launchCmd = []string{"sh", "-c", "env -i PATH=" + runnerPath + " LANG=C.UTF-8 setsid " + startScript + " </dev/null >>" + runnerLogFile + " 2>&1 & echo $! > " + pidFile}
 
 // envFile renders settings as sh assignments, each value single-quoted.
 func envFile(settings map[string]string) string {
