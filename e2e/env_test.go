@@ -7,6 +7,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -86,7 +87,9 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	// Juju wants a letter in every hyphen-separated part of a name.
 	app := lxdtest.UniqueName(prefix) + "x"
 	unit := app + "/0"
-	owner, err := runners.NewOwner(app, unit)
+	// A model of its own, as each deployment has.
+	model := newModelUUID(t)
+	owner, err := runners.NewOwnerInModel(app, unit, model)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	cfg := map[string]any{
@@ -116,7 +119,7 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
 		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
 	}
-	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg})
+	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, ModelUUID: model, Config: cfg})
 	t.Cleanup(e.cleanup)
 	return e
 }
@@ -297,4 +300,14 @@ func (e *env) requireGone(ctx context.Context) {
 	require.Empty(e.t, e.ghRunners(), "GitHub runners")
 	_, err := e.lxd.GetImageAlias(ctx, e.prefix+"image")
 	require.True(e.t, errors.Is(err, lxd.ErrNotFound), "the runner image is deleted: %v", err)
+}
+
+// newModelUUID returns a random model UUID (version 4).
+func newModelUUID(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -117,6 +117,7 @@ func (c *Charm) poolOptions(ev Event, ses *session) pool.Options {
 	opts := pool.Options{
 		App:      env.AppName(),
 		Unit:     env.UnitName,
+		Model:    env.ModelUUID,
 		StateDir: StateDirFor(env.CharmDir),
 		Proxy:    jujuProxy(env),
 		// Every record costs a juju-log call: the clients' per-request

@@ -65,6 +65,9 @@ type Config struct {
 	MaxParallel int
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Model is the Juju model's UUID, part of runner names and instance
+	// keys ("" outside Juju; see NewOwnerInModel).
+	Model string
 }
 
 // Manager manages the runners of one unit: it reconciles and flushes them
@@ -100,7 +103,7 @@ type runnerRegistry interface {
 
 // New returns a manager for the runners of unit (`app/N`) of app.
 func New(app, unit string, cfg Config) (*Manager, error) {
-	owner, err := NewOwner(app, unit)
+	owner, err := NewOwnerInModel(app, unit, cfg.Model)
 	if err != nil {
 		return nil, err
 	}
