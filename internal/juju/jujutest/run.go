@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -277,7 +278,10 @@ func (s *Sim) run(ctx context.Context, spec runSpec) (Run, error) {
 			code, stderr = 1, []byte(ferr.Error()+"\n")
 		}
 	case spec.command != "":
-		code, stdout, stderr, err = s.process(ctx, env, "/bin/sh", "-c", spec.command)
+		// As juju-exec does (juju's worker/uniter/runner
+		// runCommandsWithTimeout): `/bin/bash -s` with the commands on
+		// stdin, in the charm folder.
+		code, stdout, stderr, err = s.processInput(ctx, env, strings.NewReader(spec.command), "/bin/bash", "-s")
 	default:
 		code, stdout, stderr, err = s.dispatch(ctx, hc, env)
 	}
@@ -319,8 +323,14 @@ func (s *Sim) dispatch(ctx context.Context, hc *hookContext, env []string) (int,
 // process runs argv in the charm folder with env, stdin /dev/null, in its
 // own process group so that a cancelled ctx ends all of it.
 func (s *Sim) process(ctx context.Context, env []string, argv ...string) (int, []byte, []byte, error) {
+	return s.processInput(ctx, env, nil, argv...)
+}
+
+// processInput is process with stdin read from in (nil: /dev/null).
+func (s *Sim) processInput(ctx context.Context, env []string, in io.Reader, argv ...string) (int, []byte, []byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = in
 	cmd.Dir = s.charmDir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

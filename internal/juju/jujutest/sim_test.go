@@ -250,10 +250,22 @@ func TestJujuExec(t *testing.T) {
 			got, err := runTool(ctx, s, env, "", "juju-exec", "testcharm/0", "true")
 			require.NoError(t, err)
 			require.Equal(t, 1, got.code)
-			require.Contains(t, got.stderr, "holds the machine lock")
+			require.Contains(t, got.stderr, "juju-exec cannot be called from within a hook")
 			return nil
 		})
 		require.NoError(t, err)
+	})
+	t.Run("refused with any JUJU_CONTEXT_ID, even a finished one's", func(t *testing.T) {
+		res, err := s.Shell(ctx, `JUJU_CONTEXT_ID=testcharm/0-gone-1 juju-exec testcharm/0 true`)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Code)
+		require.Contains(t, res.Stderr, `have context "testcharm/0-gone-1"`)
+	})
+	t.Run("runs its commands with bash in the charm folder", func(t *testing.T) {
+		res, err := s.Shell(ctx, `juju-exec testcharm/0 '[[ -n $BASH_VERSION ]] && pwd'`)
+		require.NoError(t, err)
+		require.Equal(t, 0, res.Code, res.Stderr)
+		require.Equal(t, s.CharmDir()+"\n", res.Stdout)
 	})
 }
 

@@ -733,11 +733,11 @@ func (s *Sim) jujuExecTool(ctx context.Context, req hooktool.Request) hooktool.R
 	if len(pos) == 0 {
 		return failure(2, "missing commands")
 	}
-	s.mu.Lock()
-	_, inHook := s.contexts[req.ContextID]
-	s.mu.Unlock()
-	if inHook {
-		return failure(1, "juju-exec cannot run inside a hook: the hook holds the machine lock")
+	// Juju's juju-exec refuses whenever JUJU_CONTEXT_ID is set, in any
+	// hook, action or juju-exec context, live or not (juju's juju-exec
+	// RunCommand.Init and its TestInsideContext).
+	if req.ContextID != "" {
+		return failure(1, "juju-exec cannot be called from within a hook, have context "+strconv.Quote(req.ContextID))
 	}
 	if unit != s.unit {
 		return failure(1, fmt.Sprintf("unit %q not found on this machine", unit))
