@@ -114,6 +114,10 @@ type hookContext struct {
 	relation *relationHookContext
 	// relData is the hook's working copy of this side's relation databags.
 	relData map[int]*relationLocalData
+	// secrets is the hook's working copy of the unit's own secrets, tracked
+	// the revisions of the operator's secrets it reads.
+	secrets map[string]*secret
+	tracked map[string]int
 }
 
 type actionState struct {
@@ -168,6 +172,8 @@ func (s *Sim) open(spec runSpec) *hookContext {
 
 		relation: spec.relation,
 		relData:  s.cloneRelationDataLocked(),
+		secrets:  s.ownedSecretsLocked(),
+		tracked:  maps.Clone(s.tracked),
 	}
 	if spec.kind == KindExec {
 		hc.label = "juju-exec"
@@ -376,6 +382,7 @@ func (s *Sim) finish(hc *hookContext, code int, stdout, stderr []byte) Run {
 	if code == 0 {
 		s.state, s.ports = hc.state, hc.ports
 		s.commitRelationDataLocked(hc.relData)
+		s.commitSecretsLocked(hc)
 	}
 	r := Run{Kind: hc.kind, Name: hc.name, DispatchPath: hc.path, ContextID: hc.id, ExitCode: code, Stdout: string(stdout), Stderr: string(stderr)}
 	switch hc.kind {
