@@ -121,7 +121,6 @@ type SecretOptions struct {
 	Granted bool
 }
 
-
 // Sim is a simulated Juju unit on its own machine: a charm folder, the hook
 // tools on a PATH, the agent answering them over a unix socket, and the
 // state the controller keeps. Use it from one test; its methods are safe
@@ -154,11 +153,11 @@ type Sim struct {
 	ports      map[string]bool
 	secrets    map[string]*secret
 	// tracked is the revision of each operator secret the unit reads.
-	tracked map[string]int
-	contexts   map[string]*hookContext
-	nextTask   int
-	runs       []Run
-	closed     bool
+	tracked  map[string]int
+	contexts map[string]*hookContext
+	nextTask int
+	runs     []Run
+	closed   bool
 
 	relations map[int]*relation
 	// nextRelation numbers relations as the controller does, model-wide.
