@@ -29,6 +29,9 @@ type Juju interface {
 	Env() juju.Env
 	Config(ctx context.Context) (map[string]any, error)
 	SecretValue(ctx context.Context, uri, key string) (string, error)
+	SecretAdd(ctx context.Context, opts juju.SecretAddOptions, content map[string]string) (string, error)
+	SecretSet(ctx context.Context, uri string, content map[string]string) error
+	SecretRemove(ctx context.Context, uri string) error
 	SetStatus(ctx context.Context, s juju.Status) error
 	ActionParams(ctx context.Context) (map[string]any, error)
 	ActionSet(ctx context.Context, results map[string]any) error
