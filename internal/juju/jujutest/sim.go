@@ -146,12 +146,14 @@ type Sim struct {
 	unitStatus Status
 	appStatus  Status
 	errorHook  string
-	history    []StatusEntry
-	version    string
-	logs       []LogLine
-	state      map[string]string
-	ports      map[string]bool
-	secrets    map[string]*secret
+	// errorRetries counts the retries of errorHook so far.
+	errorRetries int
+	history      []StatusEntry
+	version      string
+	logs         []LogLine
+	state        map[string]string
+	ports        map[string]bool
+	secrets      map[string]*secret
 	// tracked is the revision of each operator secret the unit reads.
 	tracked  map[string]int
 	contexts map[string]*hookContext
