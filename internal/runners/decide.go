@@ -110,10 +110,12 @@ type snapshot struct {
 	now time.Time
 }
 
-// observed is one runner instance and whether its runner process is alive.
+// observed is one runner instance and whether its runner process is alive
+// and has been online (listened) since it started.
 type observed struct {
 	Instance
-	alive bool
+	alive    bool
+	listened bool
 }
 
 // goal is what a reconcile or a flush is to reach.
@@ -296,6 +298,11 @@ func judge(s snapshot, bootstrapTimeout time.Duration) []RunnerInfo {
 			info.State = StateIdle
 		case !onGitHub && recordedID != 0:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalDeregistered}
+		case in.listened:
+			// It was online and its listener still runs: offline only
+			// because GitHub was out of reach, the real listener retries
+			// until reconnected. Replacing it would be churn.
+			info.State = StateStarting
 		case s.now.Sub(info.InstalledAt) > bootstrapTimeout:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalBootstrapTimeout, Timeout: bootstrapTimeout}
 		default:

@@ -213,6 +213,26 @@ func TestDecide(t *testing.T) {
 		want:      []string{"remove " + ra + " (dead: not online after 10m0s), de-register", "create 1"},
 		states:    []string{ra + " dead"},
 	}, {
+		name: "past the bootstrap timeout, offline, but it was online and its listener runs: reconnecting after an outage",
+		instances: []observed{func() observed {
+			o := live(ra, time.Hour, 1)
+			o.listened = true
+			return o
+		}()},
+		github: []github.Runner{offline(ra, 1)},
+		goal:   reconcile(1),
+		states: []string{ra + " starting"},
+	}, {
+		name: "it was online, but its process is gone: dead (a runner that stopped, or could not start again)",
+		instances: []observed{func() observed {
+			o := noProcess(ra, 1)
+			o.listened = false
+			return o
+		}()},
+		github: []github.Runner{offline(ra, 1)},
+		goal:   reconcile(1),
+		want:   []string{"remove " + ra + " (dead: runner process not alive), de-register", "create 1"},
+	}, {
 		name:      "past the bootstrap timeout, never registered",
 		instances: []observed{live(ra, time.Hour, 0)},
 		goal:      reconcile(0),

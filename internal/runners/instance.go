@@ -28,8 +28,14 @@ const (
 	runnerUID = 1000
 )
 
-// aliveCheck exits 0 when the runner's start script is still running.
-var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 \"$pid\""}
+// aliveCheck exits 0 when the runner's start script is still running, and
+// then prints listenedMark if the runner has been online: its log has the
+// line the runner prints once connected ("Listening for Jobs",
+// actions/runner src/Runner.Listener/Runner.cs).
+var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 \"$pid\" && { ! grep -q 'Listening for Jobs' " + runnerLogFile + " 2>/dev/null || echo " + listenedMark + "; }"}
+
+// listenedMark is what aliveCheck prints for a runner that has been online.
+const listenedMark = "listened"
 
 // startRunnerScript runs as root inside the instance, detached. It reads
 // the runner's secret settings (the JIT config or, as a fallback, a

@@ -3,6 +3,7 @@ package runners
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // look lists this unit's runner instances and GitHub runners, once each.
@@ -53,6 +54,7 @@ func (m *Manager) probe(ctx context.Context, snap *snapshot) {
 		}
 		res, err := m.instances.Exec(ctx, in.Name, Command{Args: aliveCheck})
 		in.alive = err == nil && res.ExitCode == 0
+		in.listened = in.alive && strings.TrimSpace(string(res.Stdout)) == listenedMark
 		if err != nil {
 			m.log.Debug("cannot check runner process", "runner", in.Name, "error", err)
 		}
