@@ -44,6 +44,7 @@ type env struct {
 	app     string
 	unit    string
 	prefix  string // runner names start with it
+	model   string // the model's UUID
 	profile string
 	cronDir string
 	config  map[string]any
@@ -56,8 +57,22 @@ type env struct {
 // and anything it left behind is cleaned up and reported as a failure.
 func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	t.Helper()
-	sock := lxdtest.Socket(t)
-	client := lxdtest.Client(t)
+	return newEnvWith(t, envOptions{Prefix: prefix, Config: config})
+}
+
+// envOptions are newEnvWith's.
+type envOptions struct {
+	Prefix string
+	Config map[string]any
+	// GitHub is a simulator to share with another env; nil starts one.
+	GitHub *githubtest.Server
+	// App and Model, when set, name the application and the model's UUID
+	// (default: a unique name from Prefix, a random UUID).
+	App, Model string
+}
+
+// newGitHub starts the GitHub simulator the tests use.
+func newGitHub(t *testing.T) *githubtest.Server {
 	gh := githubtest.NewServer(githubtest.Options{
 		Orgs: []string{org},
 		Tokens: map[string][]string{
@@ -67,6 +82,18 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		},
 	})
 	t.Cleanup(gh.Close)
+	return gh
+}
+
+func newEnvWith(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	prefix, config := opts.Prefix, opts.Config
+	sock := lxdtest.Socket(t)
+	client := lxdtest.Client(t)
+	gh := opts.GitHub
+	if gh == nil {
+		gh = newGitHub(t)
+	}
 
 	_, port, err := net.SplitHostPort(gh.Addr())
 	require.NoError(t, err)
@@ -85,10 +112,16 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	})
 
 	// Juju wants a letter in every hyphen-separated part of a name.
-	app := lxdtest.UniqueName(prefix) + "x"
+	app := opts.App
+	if app == "" {
+		app = lxdtest.UniqueName(prefix) + "x"
+	}
 	unit := app + "/0"
 	// A model of its own, as each deployment has.
-	model := newModelUUID(t)
+	model := opts.Model
+	if model == "" {
+		model = newModelUUID(t)
+	}
 	owner, err := runners.NewOwnerInModel(app, unit, model)
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -116,7 +149,7 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		cfg[k] = v
 	}
 	e := &env{
-		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
+		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(), model: model,
 		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
 	}
 	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, ModelUUID: model, Config: cfg})
@@ -160,10 +193,19 @@ func (e *env) instances(ctx context.Context) []string {
 	require.NoError(e.t, err)
 	var names []string
 	for _, in := range list {
-		names = append(names, in.Name)
+		if e.mine(in.Config) {
+			names = append(names, in.Name)
+		}
 	}
 	sort.Strings(names)
 	return names
+}
+
+// mine says whether instance config is of this env's model (or of none:
+// made before the model was part of names).
+func (e *env) mine(config map[string]string) bool {
+	m := config[runners.KeyModel]
+	return m == "" || m == e.model
 }
 
 // runnerInstances are the names of the unit's running runner instances.
@@ -173,7 +215,7 @@ func (e *env) runnerInstances(ctx context.Context) []string {
 	require.NoError(e.t, err)
 	var names []string
 	for _, in := range list {
-		if in.Running() {
+		if in.Running() && e.mine(in.Config) {
 			names = append(names, in.Name)
 		}
 	}
