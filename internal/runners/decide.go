@@ -116,6 +116,8 @@ type observed struct {
 	Instance
 	alive    bool
 	listened bool
+	// legacy: named before the model was part of names.
+	legacy bool
 }
 
 // goal is what a reconcile or a flush is to reach.
@@ -250,7 +252,10 @@ func decide(s snapshot, g goal) plan {
 	}
 	switch diff := g.wanted - healthy; {
 	case diff < 0:
-		candidates := append(byAge(starting), byAge(idle)...)
+		// Legacy runners are never surplus: on an LXD shared by two
+		// models (tests do that) their keys cannot say which model's unit
+		// made them. They go when they finish, die, or are flushed.
+		candidates := append(byAge(notLegacy(starting)), byAge(notLegacy(idle))...)
 		for _, r := range candidates[:min(-diff, len(candidates))] {
 			p.actions = append(p.actions, action{do: actRemove, name: r.Name, id: r.GitHubID,
 				reason: Reason{Kind: RemovalSurplus}, deregister: true, ifIdle: true})
@@ -259,6 +264,16 @@ func decide(s snapshot, g goal) plan {
 		p.actions = append(p.actions, action{do: actCreate, count: diff})
 	}
 	return p
+}
+
+func notLegacy(rs []RunnerInfo) []RunnerInfo {
+	var out []RunnerInfo
+	for _, r := range rs {
+		if !r.Legacy {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // byAge sorts runners by install time, oldest first.
@@ -278,7 +293,7 @@ func judge(s snapshot, bootstrapTimeout time.Duration) []RunnerInfo {
 	}
 	var out []RunnerInfo
 	for _, in := range s.instances {
-		info := RunnerInfo{Name: in.Name, InstanceState: in.Status, InstalledAt: installedAt(in.Instance)}
+		info := RunnerInfo{Name: in.Name, InstanceState: in.Status, InstalledAt: installedAt(in.Instance), Legacy: in.legacy}
 		gh, onGitHub := byName[in.Name]
 		if onGitHub {
 			info.GitHubID, info.Online, info.Busy = gh.ID, gh.Online(), gh.Busy

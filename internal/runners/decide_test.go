@@ -233,6 +233,16 @@ func TestDecide(t *testing.T) {
 		goal:   reconcile(1),
 		want:   []string{"remove " + ra + " (dead: runner process not alive), de-register", "create 1"},
 	}, {
+		name: "a legacy runner (named before the model) counts but is never surplus",
+		instances: []observed{func() observed {
+			o := live(ra, time.Hour, 1)
+			o.legacy = true
+			return o
+		}(), live(rb, time.Hour, 2)},
+		github: []github.Runner{online(ra, 1), online(rb, 2)},
+		goal:   reconcile(0),
+		want:   []string{"remove " + rb + " (surplus), de-register, if idle"},
+	}, {
 		name:      "past the bootstrap timeout, never registered",
 		instances: []observed{live(ra, time.Hour, 0)},
 		goal:      reconcile(0),

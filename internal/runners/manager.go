@@ -201,6 +201,9 @@ type RunnerInfo struct {
 	State         RunnerState
 	Reason        Reason // why a runner is dead or a ghost
 	InstalledAt   time.Time
+	// Legacy: made before the model was part of names (an upgraded unit's
+	// runner from before the upgrade).
+	Legacy bool
 }
 
 // Runners lists this unit's runners as LXD and GitHub see them. It needs

@@ -27,7 +27,7 @@ func (m *Manager) look(ctx context.Context) (snapshot, error) {
 		default:
 			continue
 		}
-		snap.instances = append(snap.instances, observed{Instance: in})
+		snap.instances = append(snap.instances, observed{Instance: in, legacy: legacy[in.Name]})
 	}
 	ghRunners, err := m.github.ListRunners(ctx, m.owner.ListPrefix())
 	if err != nil {
