@@ -41,6 +41,9 @@ const (
 	// RemovalFlushedBusy: a busy runner removed by a busy flush, its job
 	// cancelled.
 	RemovalFlushedBusy
+	// RemovalCannotStart: the runner ended without ever being online (it
+	// could not start: missing libraries, a bad configuration); dead.
+	RemovalCannotStart
 )
 
 // String is the kind's text; Reason.String adds the facts some kinds name.
@@ -64,6 +67,8 @@ func (k RemovalKind) String() string {
 		return "flush"
 	case RemovalFlushedBusy:
 		return "flush busy"
+	case RemovalCannotStart:
+		return "dead: the runner could not start"
 	}
 	return "RemovalKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -84,6 +89,8 @@ type Reason struct {
 	// Timeout is the bootstrap timeout a runner missed
 	// (RemovalBootstrapTimeout).
 	Timeout time.Duration
+	// Said is what a runner that could not start said (RemovalCannotStart).
+	Said string
 }
 
 // String is the reason as the removal log line and the reports give it.
@@ -93,6 +100,8 @@ func (r Reason) String() string {
 		return "dead: instance status " + r.Status
 	case r.Kind == RemovalBootstrapTimeout && r.Timeout > 0:
 		return fmt.Sprintf("dead: not online after %s", r.Timeout)
+	case r.Kind == RemovalCannotStart && r.Said != "":
+		return "dead: the runner could not start: " + r.Said
 	}
 	return r.Kind.String()
 }
@@ -118,6 +127,8 @@ type observed struct {
 	listened bool
 	// legacy: named before the model was part of names.
 	legacy bool
+	// startFailed is what a runner that could not start said.
+	startFailed string
 }
 
 // goal is what a reconcile or a flush is to reach.
@@ -303,6 +314,8 @@ func judge(s snapshot, bootstrapTimeout time.Duration) []RunnerInfo {
 		switch {
 		case !in.Running:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalInstanceDown, Status: in.Status}
+		case !in.alive && in.startFailed != "":
+			info.State, info.Reason = StateDead, Reason{Kind: RemovalCannotStart, Said: in.startFailed}
 		case !in.alive:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalProcessGone}
 		case !known:

@@ -243,6 +243,15 @@ func TestDecide(t *testing.T) {
 		goal:   reconcile(0),
 		want:   []string{"remove " + rb + " (surplus), de-register, if idle"},
 	}, {
+		name: "a runner that could not start is dead, with what it said",
+		instances: []observed{func() observed {
+			o := noProcess(ra, 0)
+			o.startFailed = "Process terminated. Couldn't find a valid ICU package installed on the system."
+			return o
+		}()},
+		goal: reconcile(1),
+		want: []string{"remove " + ra + " (dead: the runner could not start: Process terminated. Couldn't find a valid ICU package installed on the system.), de-register", "create 1"},
+	}, {
 		name:      "past the bootstrap timeout, never registered",
 		instances: []observed{live(ra, time.Hour, 0)},
 		goal:      reconcile(0),
@@ -424,7 +433,9 @@ func TestDecideRemovalTexts(t *testing.T) {
 		{Kind: RemovalFlushedIdle}:                                "flush",
 		{Kind: RemovalFlushedBusy}:                                "flush busy",
 		{}:                                                        "",
-		{Kind: RemovalFlushedBusy + 1}:                            "RemovalKind(" + strconv.Itoa(int(RemovalFlushedBusy+1)) + ")",
+		{Kind: RemovalCannotStart}:                                "dead: the runner could not start",
+		{Kind: RemovalCannotStart, Said: "no ICU"}:                "dead: the runner could not start: no ICU",
+		{Kind: RemovalCannotStart + 1}:                            "RemovalKind(" + strconv.Itoa(int(RemovalCannotStart+1)) + ")",
 	} {
 		require.Equal(t, want, r.String())
 		require.False(t, strings.Contains(r.String(), "%"), r.String())

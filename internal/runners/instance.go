@@ -32,7 +32,18 @@ const (
 // then prints listenedMark if the runner has been online: its log has the
 // line the runner prints once connected ("Listening for Jobs",
 // actions/runner src/Runner.Listener/Runner.cs).
-var aliveCheck = []string{"sh", "-c", "read -r pid < " + pidFile + " && kill -0 \"$pid\" && { ! grep -q 'Listening for Jobs' " + runnerLogFile + " 2>/dev/null || echo " + listenedMark + "; }"}
+// When it is not running it prints failedMark and the runner's last words
+// if the runner could not start.
+var aliveCheck = []string{"sh", "-c", "if read -r pid < " + pidFile + " && kill -0 \"$pid\"; then " +
+	"! grep -q 'Listening for Jobs' " + runnerLogFile + " 2>/dev/null || echo " + listenedMark + "; exit 0; fi; " +
+	"[ ! -f " + failedFile + " ] || { printf '" + failedMark + "'; tr '\\n' ' ' < " + failedFile + "; }; exit 1"}
+
+// failedMark starts what aliveCheck prints for a runner that could not
+// start; failedFile is where the start script leaves the runner's last words.
+const (
+	failedMark = "failed: "
+	failedFile = "/run/github-runner.failed"
+)
 
 // listenedMark is what aliveCheck prints for a runner that has been online.
 const listenedMark = "listened"
@@ -80,6 +91,14 @@ su -p -s /bin/sh "$user" -c ./run.sh
 rc=$?
 echo "runner exited with code $rc"
 echo "$rc" > /run/github-runner.exit
+# A runner that was never online could not start (missing libraries, a bad
+# configuration): keep the instance, with what the runner said, for the
+# manager to report and remove; powering off would have it replaced at
+# once, in a loop.
+if ! grep -q 'Listening for Jobs' ` + runnerLogFile + `; then
+	grep -v '^runner exited with code' ` + runnerLogFile + ` | tail -n 3 > ` + failedFile + `
+	exit 1
+fi
 # Nothing of an ephemeral runner outlives it: power off at once, without
 # the init system's shutdown, so LXD deletes it (and the exit watcher sees
 # it go) seconds sooner.

@@ -55,6 +55,12 @@ func (m *Manager) probe(ctx context.Context, snap *snapshot) {
 		res, err := m.instances.Exec(ctx, in.Name, Command{Args: aliveCheck})
 		in.alive = err == nil && res.ExitCode == 0
 		in.listened = in.alive && strings.TrimSpace(string(res.Stdout)) == listenedMark
+		if out, ok := strings.CutPrefix(string(res.Stdout), failedMark); ok && !in.alive && err == nil {
+			in.startFailed = strings.TrimSpace(out)
+			if in.startFailed == "" {
+				in.startFailed = "no output"
+			}
+		}
 		if err != nil {
 			m.log.Debug("cannot check runner process", "runner", in.Name, "error", err)
 		}
