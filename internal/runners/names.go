@@ -191,6 +191,9 @@ func (o Owner) OwnsLegacyInstance(name string, config map[string]string, role st
 // ImageAlias is the default alias of this unit's runner image.
 func (o Owner) ImageAlias() string { return o.prefix + "image" }
 
+// legacyImageAlias is the default alias before the model was in names.
+func (o Owner) legacyImageAlias() string { return o.legacyPrefix + "image" }
+
 // builderName returns a fresh name for an image builder instance.
 func (o Owner) builderName() string {
 	n := o.NewName()

@@ -52,3 +52,28 @@ func TestUpgradeFromNamesWithoutModelKeepsRunners(t *testing.T) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, legacy, removed, "teardown removes the legacy instances")
 }
+
+// The runner image of a unit from before the model was in names, under
+// its default alias of then, becomes the upgraded unit's: no rebuild.
+func TestUpgradeAdoptsTheLegacyImageAlias(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	legacy, err := runners.NewOwner("adopt", "adopt/0")
+	require.NoError(t, err)
+	a, err := f.lxd.GetImageAlias(f.ctx, f.image)
+	require.NoError(t, err)
+	require.NoError(t, runners.LXDInstances{Client: f.lxd}.SetImageAlias(f.ctx, legacy.ImageAlias(), a.Target))
+	m, _ := f.manager("adopt", "adopt/0", func(c *runners.Config) { c.Model = "5f0c3a52-9d7e-4d1b-8a61-0c2b3d4e5f60"; c.ImageAlias = "" })
+	t.Cleanup(func() {
+		_ = runners.LXDInstances{Client: f.lxd}.DeleteImageAlias(f.ctx, m.Image().Alias())
+		_ = runners.LXDInstances{Client: f.lxd}.DeleteImageAlias(f.ctx, legacy.ImageAlias())
+	})
+	ok, err := m.Image().Exists(f.ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	moved, err := f.lxd.GetImageAlias(f.ctx, m.Image().Alias())
+	require.NoError(t, err)
+	require.Equal(t, a.Target, moved.Target)
+	_, err = f.lxd.GetImageAlias(f.ctx, legacy.ImageAlias())
+	require.Error(t, err, "the old alias is gone")
+}
