@@ -71,7 +71,7 @@ func (e *env) requireKeyNowhere(key []byte) {
 // runners after the tokens in hand stop working.
 func TestAppCredentials(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, "e2e-app", nil, envExtra{GitHub: func(o *githubtest.Options) {
+	e := newEnvWith(t, envOptions{Prefix: "e2e-app", GitHubOptions: func(o *githubtest.Options) {
 		// ghinstallation renews a token a minute before its expiry: a
 		// token of 61 s is renewed after at most a second, so the hooks'
 		// tokens expire while they run.
@@ -165,9 +165,9 @@ func blocked(t *testing.T, e *env, ctx context.Context, want string) {
 func TestEnterpriseRunners(t *testing.T) {
 	t.Parallel()
 	const entToken = "ghp_e2eEnterpriseTokenValue0123456"
-	e := newEnvWith(t, "e2e-ent", map[string]any{
+	e := newEnvWith(t, envOptions{Prefix: "e2e-ent", Config: map[string]any{
 		"path": "enterprise:acme-corp", "token": entToken, "group": "builds",
-	}, envExtra{GitHub: func(o *githubtest.Options) {
+	}, GitHubOptions: func(o *githubtest.Options) {
 		o.Enterprises = map[string][]string{"acme-corp": {org}}
 		o.Tokens[entToken] = []string{githubtest.ScopeManageRunnersEnterprise}
 	}})

@@ -35,12 +35,12 @@ func TestDebianImageBehindTheModelProxy(t *testing.T) {
 	px := proxytest.New(t)
 	pxProfile := lxdtest.ProxyProfile(t, client, px.Port)
 	const noProxy = "127.0.0.1,localhost"
-	e := newEnvWith(t, "e2e-debian", map[string]any{
+	e := newEnvWith(t, envOptions{Prefix: "e2e-debian", Config: map[string]any{
 		"base-image":     debian,
 		"image-packages": debianPackages,
 		"vm-memory":      "512MiB",
 		"vm-disk":        "4GiB",
-	}, envExtra{Profiles: []string{pxProfile}, HTTPProxy: px.URL, HTTPSProxy: px.URL, NoProxy: noProxy})
+	}, Profiles: []string{pxProfile}, HTTPProxy: px.URL, HTTPSProxy: px.URL, NoProxy: noProxy})
 	ctx := testContext(t, 12*time.Minute)
 
 	start := time.Now()

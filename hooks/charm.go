@@ -117,6 +117,7 @@ func (c *Charm) poolOptions(ev Event, ses *session) pool.Options {
 	opts := pool.Options{
 		App:      env.AppName(),
 		Unit:     env.UnitName,
+		Model:    env.ModelUUID,
 		StateDir: StateDirFor(env.CharmDir),
 		Proxy:    jujuProxy(env),
 		// The image build and the runners get the model's proxy too.

@@ -239,7 +239,9 @@ func (r *Rig) GitHub(adjust func(*github.Config)) (*github.Client, error) {
 // Unit is one simulated charm unit: its names and its state folder.
 type Unit struct {
 	App, Name string
-	Owner     runners.Owner
+	// Model is the unit's model UUID, of its own.
+	Model string
+	Owner runners.Owner
 	// StateDir is the runner manager's folder (lock, runner application).
 	StateDir string
 }
@@ -251,7 +253,8 @@ type Unit struct {
 func (r *Rig) NewUnit(prefix string) (Unit, error) {
 	app := strings.ToLower(prefix) + "-u" + randomHex(4)
 	name := app + "/0"
-	owner, err := runners.NewOwner(app, name)
+	model := fmt.Sprintf("%s-%s-4%s-8%s-%s", randomHex(4), randomHex(2), randomHex(2)[1:], randomHex(2)[1:], randomHex(6))
+	owner, err := runners.NewOwnerInModel(app, name, model)
 	if err != nil {
 		return Unit{}, err
 	}
@@ -264,7 +267,7 @@ func (r *Rig) NewUnit(prefix string) (Unit, error) {
 			return Unit{}, fmt.Errorf("cannot copy the runner application: %w", err)
 		}
 	}
-	return Unit{App: app, Name: name, Owner: owner, StateDir: dir}, nil
+	return Unit{App: app, Name: name, Model: model, Owner: owner, StateDir: dir}, nil
 }
 
 // Resources are what every runner of the rig gets.
@@ -284,6 +287,7 @@ func (r *Rig) ManagerConfig(u Unit, gh runners.GitHub) runners.Config {
 		Labels:           []string{"rig"},
 		BootstrapTimeout: time.Minute,
 		MaxParallel:      runners.DefaultMaxParallel,
+		Model:            u.Model,
 	}
 }
 

@@ -50,6 +50,9 @@ type Options struct {
 	// github-runner/0. Only instances and GitHub runners of this unit are
 	// ever touched.
 	App, Unit string
+	// Model is the Juju model's UUID (JUJU_MODEL_UUID), "" outside Juju:
+	// with it, two models' applications of one name keep apart.
+	Model string
 	// StateDir is the runner manager's folder (absolute); Open creates it
 	// with mode 0700.
 	StateDir string
@@ -150,7 +153,7 @@ func Open(s Settings, opts Options) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	owner, err := runners.NewOwner(opts.App, opts.Unit)
+	owner, err := runners.NewOwnerInModel(opts.App, opts.Unit, opts.Model)
 	if err != nil {
 		return nil, fmt.Errorf("cannot set up the runner manager: %w", err)
 	}
@@ -159,6 +162,7 @@ func Open(s Settings, opts Options) (*Pool, error) {
 		group = "" // repository runners always join the default group
 	}
 	mgr, err := runners.New(opts.App, opts.Unit, runners.Config{
+		Model:     opts.Model,
 		Instances: runners.LXDInstances{Client: lxdClient},
 		GitHub:    ghClient,
 		// Downloads are bounded by their context, not by a client timeout:

@@ -31,17 +31,41 @@ type ImageBuilder struct {
 	log             *slog.Logger
 }
 
-// Exists says whether the runner image alias exists in LXD.
+// Exists says whether the runner image alias exists in LXD. The image of a
+// unit upgraded from names without the model, under the default alias of
+// then, moves to the default alias of now (so an upgrade builds none).
 func (b *ImageBuilder) Exists(ctx context.Context) (bool, error) {
 	_, err := b.instances.ImageAlias(ctx, b.alias)
 	switch {
 	case err == nil:
 		return true, nil
 	case errors.Is(err, ErrNotFound):
-		return false, nil
+		return b.adoptLegacy(ctx)
 	default:
 		return false, fmt.Errorf("cannot look up runner image %s: %w", b.alias, err)
 	}
+}
+
+func (b *ImageBuilder) adoptLegacy(ctx context.Context) (bool, error) {
+	legacy := b.owner.legacyImageAlias()
+	if b.alias != b.owner.ImageAlias() || legacy == b.alias {
+		return false, nil
+	}
+	fp, err := b.instances.ImageAlias(ctx, legacy)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot look up runner image %s: %w", legacy, err)
+	}
+	if err := b.instances.SetImageAlias(ctx, b.alias, fp); err != nil {
+		return false, fmt.Errorf("cannot move runner image %s to %s: %w", legacy, b.alias, err)
+	}
+	if err := b.instances.DeleteImageAlias(ctx, legacy); err != nil {
+		return false, fmt.Errorf("cannot move runner image %s to %s: %w", legacy, b.alias, err)
+	}
+	b.log.Info("runner image alias moved", "from", legacy, "to", b.alias)
+	return true, nil
 }
 
 // Alias is the alias of the runner image.

@@ -70,6 +70,9 @@ type Config struct {
 	MaxParallel int
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Model is the Juju model's UUID, part of runner names and instance
+	// keys ("" outside Juju; see NewOwnerInModel).
+	Model string
 }
 
 // Manager manages the runners of one unit: it reconciles and flushes them
@@ -105,7 +108,7 @@ type runnerRegistry interface {
 
 // New returns a manager for the runners of unit (`app/N`) of app.
 func New(app, unit string, cfg Config) (*Manager, error) {
-	owner, err := NewOwner(app, unit)
+	owner, err := NewOwnerInModel(app, unit, cfg.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +208,9 @@ type RunnerInfo struct {
 	State         RunnerState
 	Reason        Reason // why a runner is dead or a ghost
 	InstalledAt   time.Time
+	// Legacy: made before the model was part of names (an upgraded unit's
+	// runner from before the upgrade).
+	Legacy bool
 }
 
 // Runners lists this unit's runners as LXD and GitHub see them. It needs
