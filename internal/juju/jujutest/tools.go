@@ -494,33 +494,44 @@ func parseKeyValues(args []string) (map[string]string, error) {
 	return out, nil
 }
 
+// toolValues are a setting tool's key=value arguments over the YAML map
+// its --file names (- for stdin), as state-set and relation-set take them.
+func toolValues(c *cmdLine, req hooktool.Request) (map[string]string, error) {
+	values, err := parseKeyValues(c.pos)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	file, ok := c.str("file")
+	if !ok {
+		return values, nil
+	}
+	var data []byte
+	if file == "-" {
+		data = req.Stdin
+	} else {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(req.Dir, file)
+		}
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, err
+		}
+	}
+	fromFile := map[string]string{}
+	if err := yaml.Unmarshal(data, fromFile); err != nil {
+		return nil, err
+	}
+	maps.Copy(fromFile, values)
+	return fromFile, nil
+}
+
 func (s *Sim) stateSet(hc *hookContext, req hooktool.Request) ([]byte, error) {
 	c, err := parseArgs([]flagSpec{{names: []string{"file"}}}, req.Args)
 	if err != nil {
 		return nil, err
 	}
-	values, err := parseKeyValues(c.pos)
+	values, err := toolValues(c, req)
 	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	if file, ok := c.str("file"); ok {
-		var data []byte
-		if file == "-" {
-			data = req.Stdin
-		} else {
-			if !filepath.IsAbs(file) {
-				file = filepath.Join(req.Dir, file)
-			}
-			if data, err = os.ReadFile(file); err != nil {
-				return nil, err
-			}
-		}
-		fromFile := map[string]string{}
-		if err := yaml.Unmarshal(data, fromFile); err != nil {
-			return nil, err
-		}
-		maps.Copy(fromFile, values)
-		values = fromFile
+		return nil, err
 	}
 	for k, v := range values {
 		if len(k) > MaxStateKeySize {
