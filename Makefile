@@ -37,7 +37,7 @@ test: vet lxd-up debian-image promtool-up
 
 ## bench: measure the runner manager on the project's LXD and the GitHub
 ## simulator; prints the figures and rewrites docs/benchmarks.md (root; a few minutes)
-bench: lxd-up
+bench: lxd-up debian-image
 	$(GO) run ./bench -out docs/benchmarks.md
 
 ## chaos: the full resilience suite (36 crash trials, 3 LXD daemon restarts,

@@ -54,12 +54,12 @@ func run(ctx context.Context) int {
 	flag.IntVar(&s.foreign, "foreign", 500, "foreign runners in the organisation for the request counts")
 	flag.IntVar(&s.small, "steady-small", 5, "runners of the small steady-state reconcile")
 	flag.IntVar(&s.large, "steady-large", 20, "runners of the large steady-state reconcile (and the memory measure)")
-	flag.DurationVar(&s.timeout, "timeout", 12*time.Minute, "bound of the whole run")
+	flag.DurationVar(&s.timeout, "timeout", 25*time.Minute, "bound of the whole run")
 	flag.BoolVar(&s.useCharm, "charm", true, "measure the timer path through the packed charm in the Juju simulator")
-	flag.StringVar(&s.steps, "steps", "scale-up,steady,replacement,memory", "the measures to run, comma-separated")
+	flag.StringVar(&s.steps, "steps", "scale-up,steady,replacement,memory,rate,realistic", "the measures to run, comma-separated (realistic alone updates only its section of -out)")
 	flag.Parse()
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: benchLevel()}))
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 
@@ -69,6 +69,12 @@ func run(ctx context.Context) int {
 		return 1
 	}
 	text := report.Markdown()
+	if s.steps == "realistic" && s.out != "" {
+		// Only that section was measured: keep the rest of the report.
+		if old, err := os.ReadFile(s.out); err == nil {
+			text = report.spliceRealistic(string(old))
+		}
+	}
 	fmt.Print(text)
 	if s.out != "" {
 		if err := os.MkdirAll(filepath.Dir(s.out), 0o755); err != nil {
@@ -115,6 +121,8 @@ func measure(ctx context.Context, log *slog.Logger, s settings) (_ *Report, err 
 		{"steady", b.steady},
 		{"replacement", b.replacement},
 		{"memory", b.peakMemory},
+		{"rate", b.rate},
+		{"realistic", b.realistic},
 	}
 	wanted := strings.Split(s.steps, ",")
 	for _, st := range steps {
@@ -130,4 +138,12 @@ func measure(ctx context.Context, log *slog.Logger, s settings) (_ *Report, err 
 	}
 	rep.Took = time.Since(started)
 	return rep, nil
+}
+
+// benchLevel is the log level: debug with BENCH_DEBUG=1.
+func benchLevel() slog.Level {
+	if os.Getenv("BENCH_DEBUG") == "1" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }

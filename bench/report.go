@@ -21,6 +21,8 @@ type Report struct {
 	Steady      *Steady
 	Replacement *Replacement
 	Memory      *Memory
+	Rate        *Rate
+	Realistic   *Realistic
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -196,8 +198,72 @@ func (r *Report) Markdown() string {
 		w("\n\n")
 	}
 
+	if rt := r.Rate; rt != nil {
+		rt.markdown(w)
+	}
+	b.WriteString(r.realisticMarkdown())
+
 	w("## How to read and re-run\n\n")
 	w("`make bench` needs the project's LXD (`make lxd-up`, root) and takes a few minutes. Options:\n")
 	w("`go run ./bench -h` (rounds, runner counts, the number of foreign runners).\n")
 	return b.String()
+}
+
+// realisticHeading starts the realistic-image section.
+const realisticHeading = "## Realistic image: 0 → "
+
+// realisticMarkdown renders the realistic-image section ("" without it).
+func (r *Report) realisticMarkdown() string {
+	re := r.Realistic
+	if re == nil {
+		return ""
+	}
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("%s%d runners on the Debian image, `dir` pool against the charm's default pool\n\n", realisticHeading, re.N)
+	w("Measured %s, %d cores, %d rounds. The runner image is built as the charm builds it from the Debian\n",
+		r.Date.Format("2006-01-02 15:04 MST"), r.Cores, r.Settings.rounds)
+	w("test image (bookworm, systemd, apt, the runner's libraries; `make debian-image`), with `image-packages=%s`\n", re.Packages)
+	w("installed by apt through a tinyproxy on loopback: **%s** for the build, a %.0f MiB image (compressed).\n",
+		secs(re.ImageBuild), float64(re.ImageSize)/(1<<20))
+	w("Runners are containers (1 CPU, 256MiB), systemd as init. Each pool is compared with its own floor, %d raw\n", re.N)
+	w("parallel launches of the same image on the same pool; each pool had one launch before the rounds, as a\n")
+	w("copy-on-write pool unpacks an image once, at its first launch there.\n\n")
+	w("| pool | floor: %d raw launches | **ours**: 0 → %d online | ours vs its floor | vs ours on `dir` |\n|---|---|---|---|---|\n", re.N, re.N)
+	var dirOurs time.Duration
+	for _, p := range re.Pools {
+		if p.Driver == "dir" {
+			dirOurs = median(p.Ours)
+		}
+	}
+	for _, p := range re.Pools {
+		label := fmt.Sprintf("`%s` (%s, what `lxd init --auto` makes)", p.Name, p.Driver)
+		if p.Driver != "dir" {
+			label = fmt.Sprintf("charm default, `runner-storage=btrfs` (%s on a loop file)", p.Driver)
+		}
+		w("| %s | %s (%s) | %s (%s) | %s | %s |\n", label, secs(median(p.Floor)), spread(p.Floor),
+			secs(median(p.Ours)), spread(p.Ours), ratio(median(p.Ours), median(p.Floor)), ratio(median(p.Ours), dirOurs))
+	}
+	w("\nA `dir` pool unpacks the whole image for every instance; btrfs snapshots the image's volume. Read\n")
+	w("\"ours vs its floor\" for what the charm adds on each pool, and the last column for what the pool buys.\n\n")
+	return b.String()
+}
+
+// spliceRealistic puts the realistic-image section of r into old, a report
+// written before, in place of the one there (or before its closing section),
+// for a run that measured only it.
+func (r *Report) spliceRealistic(old string) string {
+	section := r.realisticMarkdown()
+	if i := strings.Index(old, realisticHeading); i >= 0 {
+		rest := old[i+len(realisticHeading):]
+		end := len(old)
+		if j := strings.Index(rest, "\n## "); j >= 0 {
+			end = i + len(realisticHeading) + j + 1
+		}
+		return old[:i] + section + old[end:]
+	}
+	if i := strings.Index(old, "## How to read and re-run"); i >= 0 {
+		return old[:i] + section + old[i:]
+	}
+	return old + "\n" + section
 }

@@ -78,6 +78,11 @@ func last(ds []time.Duration) time.Duration { return ds[len(ds)-1].Round(time.Mi
 // floor launches n instances in parallel straight through the LXD API, as
 // the manager would launch them, and waits until each runs a command.
 func (b *bench) floor(ctx context.Context, n int) (time.Duration, error) {
+	return b.floorOn(ctx, n, "default")
+}
+
+// floorOn is floor with the root disks on the storage pool pool.
+func (b *bench) floorOn(ctx context.Context, n int, pool string) (time.Duration, error) {
 	u, err := b.unit("floor")
 	if err != nil {
 		return 0, err
@@ -103,7 +108,7 @@ func (b *bench) floor(ctx context.Context, n int) (time.Duration, error) {
 					Config:    config,
 					Ephemeral: true,
 					Profiles:  []string{"default", b.r.Profile},
-					Devices:   map[string]map[string]string{"root": {"type": "disk", "path": "/", "pool": "default", "size": runners.FormatSize(res.Disk)}},
+					Devices:   map[string]map[string]string{"root": lxd.RootDisk(pool, runners.FormatSize(res.Disk))},
 				},
 			}
 			if err := b.r.LXD.LaunchInstance(ctx, req); err != nil {
@@ -124,12 +129,23 @@ func (b *bench) floor(ctx context.Context, n int) (time.Duration, error) {
 // managerUp reconciles a fresh unit to n runners with maxParallel and
 // returns the time until n are online and the time Reconcile took.
 func (b *bench) managerUp(ctx context.Context, n, maxParallel int) (online, returned time.Duration, err error) {
+	return b.managerUpOn(ctx, n, maxParallel, "")
+}
+
+// managerUpOn is managerUp with the runners on the storage pool pool
+// ("": the manager's default).
+func (b *bench) managerUpOn(ctx context.Context, n, maxParallel int, pool string) (online, returned time.Duration, err error) {
 	u, err := b.unit("scale")
 	if err != nil {
 		return 0, 0, err
 	}
 	defer b.clean(ctx, u)
-	m, err := b.manager(u, maxParallel)
+	m, err := b.r.Manager(u, func(c *runners.Config) {
+		if maxParallel > 0 {
+			c.MaxParallel = maxParallel
+		}
+		c.StoragePool = pool
+	})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -183,14 +183,16 @@ func TestFailingHook(t *testing.T) {
 	require.Equal(t, jujutest.Status{Status: "error", Message: `hook failed: "config-changed"`}, s.UnitStatus())
 	require.Equal(t, map[string]string{"kept": "1"}, s.State())
 
-	// Through RunHook, the same.
+	// As on Juju, the unit in error runs config-changed again before
+	// update-status: it fails again, and update-status does not run.
 	_, err = s.RunHook(ctx, "update-status")
-	var hf *jujutest.HookFailedError
-	require.ErrorAs(t, err, &hf)
-	require.Equal(t, jujutest.Status{Status: "error", Message: `hook failed: "update-status"`}, s.UnitStatus())
+	var inError *jujutest.UnitInErrorError
+	require.ErrorAs(t, err, &inError)
+	require.Equal(t, "config-changed", inError.Failed)
+	require.Equal(t, jujutest.Status{Status: "error", Message: `hook failed: "config-changed"`}, s.UnitStatus())
 	found := false
 	for _, l := range s.Logs() {
-		found = found || (l.Level == "ERROR" && strings.Contains(l.Message, "config-get") && l.Context == "hooks/update-status")
+		found = found || (l.Level == "ERROR" && strings.Contains(l.Message, "config-get") && l.Context == "hooks/config-changed")
 	}
 	require.True(t, found, "the fault is logged: %v", s.Logs())
 

@@ -7,6 +7,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -43,9 +44,12 @@ type env struct {
 	app     string
 	unit    string
 	prefix  string // runner names start with it
+	model   string // the model's UUID
 	profile string
 	cronDir string
 	config  map[string]any
+	// ghPath is the simulator's path of the unit's runners (default org).
+	ghPath string
 }
 
 // newEnv starts a GitHub simulator, a proxy profile through which the
@@ -55,17 +59,55 @@ type env struct {
 // and anything it left behind is cleaned up and reported as a failure.
 func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	t.Helper()
-	sock := lxdtest.Socket(t)
-	client := lxdtest.Client(t)
-	gh := githubtest.NewServer(githubtest.Options{
+	return newEnvWith(t, envOptions{Prefix: prefix, Config: config})
+}
+
+// envOptions are newEnvWith's.
+type envOptions struct {
+	Prefix string
+	Config map[string]any
+	// GitHub is a simulator to share with another env; nil starts one,
+	// adjusted by GitHubOptions.
+	GitHub        *githubtest.Server
+	GitHubOptions func(*githubtest.Options)
+	// App and Model, when set, name the application and the model's UUID
+	// (default: a unique name from Prefix, a random UUID).
+	App, Model string
+	// Profiles are LXD profiles given in lxd-profiles after the
+	// simulator's.
+	Profiles []string
+	// HTTPProxy, HTTPSProxy and NoProxy are the model's proxy settings.
+	HTTPProxy, HTTPSProxy, NoProxy string
+}
+
+// newGitHub starts the GitHub simulator the tests use, with its options
+// adjusted by adjust (if not nil).
+func newGitHub(t *testing.T, adjust func(*githubtest.Options)) *githubtest.Server {
+	ghOpts := githubtest.Options{
 		Orgs: []string{org},
 		Tokens: map[string][]string{
 			adminToken:   {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
 			otherToken:   {githubtest.ScopeAdminOrg, githubtest.ScopeRepo},
 			noScopeToken: nil,
 		},
-	})
+	}
+	if adjust != nil {
+		adjust(&ghOpts)
+	}
+	gh := githubtest.NewServer(ghOpts)
 	t.Cleanup(gh.Close)
+	return gh
+}
+
+func newEnvWith(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	prefix, config := opts.Prefix, opts.Config
+	sock := lxdtest.Socket(t)
+	client := lxdtest.Client(t)
+	gh := opts.GitHub
+	if gh == nil {
+		gh = newGitHub(t, opts.GitHubOptions)
+	}
 
 	_, port, err := net.SplitHostPort(gh.Addr())
 	require.NoError(t, err)
@@ -84,9 +126,17 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 	})
 
 	// Juju wants a letter in every hyphen-separated part of a name.
-	app := lxdtest.UniqueName(prefix) + "x"
+	app := opts.App
+	if app == "" {
+		app = lxdtest.UniqueName(prefix) + "x"
+	}
 	unit := app + "/0"
-	owner, err := runners.NewOwner(app, unit)
+	// A model of its own, as each deployment has.
+	model := opts.Model
+	if model == "" {
+		model = newModelUUID(t)
+	}
+	owner, err := runners.NewOwnerInModel(app, unit, model)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	cfg := map[string]any{
@@ -94,7 +144,7 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		"token":              adminToken,
 		"github-api-url":     gh.URL(),
 		"lxd-socket":         sock,
-		"lxd-profiles":       profile,
+		"lxd-profiles":       strings.Join(append([]string{profile}, opts.Profiles...), ","),
 		"instance-type":      "container",
 		"base-image":         lxdtest.Image(),
 		"image-packages":     "",
@@ -116,11 +166,11 @@ func newEnv(t *testing.T, prefix string, config map[string]any) *env {
 		cfg[k] = v
 	}
 	e := &env{
-		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(),
-		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg,
+		t: t, gh: gh, lxd: client, app: app, unit: unit, prefix: owner.Prefix(), model: model,
+		profile: profile, cronDir: filepath.Join(dir, "cron.d"), config: cfg, ghPath: org,
 	}
-	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, Config: cfg,
-		PrivateAddress: "127.0.0.1"})
+	e.sim = jujutest.Start(t, jujutest.Options{Charm: builds.Charm, Tools: builds.Tools, Unit: unit, ModelUUID: model, Config: cfg,
+		HTTPProxy: opts.HTTPProxy, HTTPSProxy: opts.HTTPSProxy, NoProxy: opts.NoProxy, PrivateAddress: "127.0.0.1"})
 	t.Cleanup(e.cleanup)
 	return e
 }
@@ -152,6 +202,10 @@ func (e *env) cleanup() {
 			_ = op.Wait(ctx)
 		}
 	}
+	if _, _, err := e.lxd.GetStoragePool(ctx, e.prefix+"pool"); err == nil {
+		e.t.Errorf("runner storage pool %s left behind; unit log:\n%s", e.prefix+"pool", e.logTail(15))
+		lxdtest.DeleteStoragePool(e.t, e.lxd, e.prefix+"pool")
+	}
 }
 
 // instances are the names of the unit's instances in LXD.
@@ -161,10 +215,19 @@ func (e *env) instances(ctx context.Context) []string {
 	require.NoError(e.t, err)
 	var names []string
 	for _, in := range list {
-		names = append(names, in.Name)
+		if e.mine(in.Config) {
+			names = append(names, in.Name)
+		}
 	}
 	sort.Strings(names)
 	return names
+}
+
+// mine says whether instance config is of this env's model (or of none:
+// made before the model was part of names).
+func (e *env) mine(config map[string]string) bool {
+	m := config[runners.KeyModel]
+	return m == "" || m == e.model
 }
 
 // runnerInstances are the names of the unit's running runner instances.
@@ -174,7 +237,7 @@ func (e *env) runnerInstances(ctx context.Context) []string {
 	require.NoError(e.t, err)
 	var names []string
 	for _, in := range list {
-		if in.Running() {
+		if in.Running() && e.mine(in.Config) {
 			names = append(names, in.Name)
 		}
 	}
@@ -185,7 +248,7 @@ func (e *env) runnerInstances(ctx context.Context) []string {
 // ghRunners are the unit's runners on the GitHub simulator.
 func (e *env) ghRunners() []githubtest.Runner {
 	var out []githubtest.Runner
-	for _, r := range e.gh.Runners(org) {
+	for _, r := range e.gh.Runners(e.ghPath) {
 		if strings.HasPrefix(r.Name, e.prefix) {
 			out = append(out, r)
 		}
@@ -301,4 +364,14 @@ func (e *env) requireGone(ctx context.Context) {
 	require.Empty(e.t, e.ghRunners(), "GitHub runners")
 	_, err := e.lxd.GetImageAlias(ctx, e.prefix+"image")
 	require.True(e.t, errors.Is(err, lxd.ErrNotFound), "the runner image is deleted: %v", err)
+}
+
+// newModelUUID returns a random model UUID (version 4).
+func newModelUUID(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

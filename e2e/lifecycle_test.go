@@ -9,9 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/github/githubtest"
 	"charm.example/github-runner/internal/juju/jujutest"
+	"charm.example/github-runner/internal/pool"
 )
 
 // A new token flushes the runners registered with the old one, using the
@@ -118,7 +118,9 @@ func TestTimerReplacesAFinishedRunner(t *testing.T) {
 	job := e.gh.QueueJob([]string{"self-hosted"}, time.Second)
 	done, err := e.gh.WaitForJob(ctx, job, githubtest.JobCompleted)
 	require.NoError(t, err)
-	require.Equal(t, githubtest.ConclusionSuccess, done.Conclusion)
+	// The stand-in's job steps write under $HOME, check $USER and run a
+	// command from PATH: the runner has its user's login environment.
+	require.Equal(t, githubtest.ConclusionSuccess, done.Conclusion, "job failure: %s", done.Failure)
 	require.Equal(t, first[0], done.RunnerName)
 	// The ephemeral runner is de-registered and its instance powers off
 	// and deletes itself.

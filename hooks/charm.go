@@ -120,8 +120,11 @@ func (c *Charm) poolOptions(ev Event, ses *session) pool.Options {
 	opts := pool.Options{
 		App:      env.AppName(),
 		Unit:     env.UnitName,
+		Model:    env.ModelUUID,
 		StateDir: StateDirFor(env.CharmDir),
 		Proxy:    jujuProxy(env),
+		// The image build and the runners get the model's proxy too.
+		ModelProxy: runners.Proxy{HTTP: env.HTTPProxy, HTTPS: env.HTTPSProxy, NoProxy: env.NoProxy},
 		// Every record costs a juju-log call: the clients' per-request
 		// debug lines stay out.
 		Logger:  slog.New(minLevel{Handler: ev.Log.Handler(), level: slog.LevelInfo}),

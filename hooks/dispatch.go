@@ -16,6 +16,7 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -30,6 +31,9 @@ type Juju interface {
 	Env() juju.Env
 	Config(ctx context.Context) (map[string]any, error)
 	SecretValue(ctx context.Context, uri, key string) (string, error)
+	SecretAdd(ctx context.Context, opts juju.SecretAddOptions, content map[string]string) (string, error)
+	SecretSet(ctx context.Context, uri string, content map[string]string) error
+	SecretRemove(ctx context.Context, uri string) error
 	SetStatus(ctx context.Context, s juju.Status) error
 	ActionParams(ctx context.Context) (map[string]any, error)
 	ActionSet(ctx context.Context, results map[string]any) error
@@ -134,8 +138,35 @@ func Dispatch(ctx context.Context, j Juju, log *slog.Logger, h Handlers) int {
 		log.Error("action failed", "action", ev.Name, "err", err)
 		return failAction(ctx, j, log, err.Error())
 	}
+	var internal *internalError
+	if periodic(ev) && !errors.As(err, &internal) {
+		// A failed hook puts the unit in error, and Juju then runs no
+		// other hook (config-changed, stop, remove) until it succeeds: a
+		// periodic event, which runs again anyway, says what happened and
+		// succeeds.
+		log.Warn("passing fault; the next periodic run tries again", "event", ev.Name, "err", err)
+		if serr := j.SetStatus(ctx, juju.Waiting(periodicRetryMessage)); serr != nil {
+			log.Error("cannot set the status", "err", serr)
+			return ExitRetry
+		}
+		return ExitOK
+	}
 	log.Error("failed; Juju will retry", "kind", ev.Kind.String(), "event", ev.Name, "err", err)
 	return ExitRetry
+}
+
+// periodicRetryMessage is the Waiting status of a periodic event that met a
+// passing fault.
+const periodicRetryMessage = "GitHub or LXD did not answer; retrying at the next periodic run (see juju debug-log)"
+
+// periodic says whether an event recurs by itself: update-status, and the
+// custom events the timers dispatch. A passing fault in one sets a status
+// instead of failing: the event runs again, and a failed hook would block
+// every other until it succeeds. Events that do not recur (install,
+// config-changed, start, upgrade-charm, stop, remove) fail so that Juju
+// retries them.
+func periodic(ev juju.Event) bool {
+	return ev.Kind == juju.CustomEvent || (ev.Kind == juju.HookEvent && ev.Name == "update-status")
 }
 
 // call runs h, turning a panic into an error so it is classified like one.
@@ -143,11 +174,17 @@ func call(ctx context.Context, h Handler, ev Event) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ev.Log.Error("panic", "event", ev.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = fmt.Errorf("internal error: %v", r)
+			err = &internalError{fmt.Sprint(r)}
 		}
 	}()
 	return h(ctx, ev)
 }
+
+// internalError is a handler's panic: a bug, which fails even a periodic
+// event, so that the unit shows it.
+type internalError struct{ panic string }
+
+func (e *internalError) Error() string { return "internal error: " + e.panic }
 
 func failAction(ctx context.Context, j Juju, log *slog.Logger, msg string) int {
 	if err := j.ActionFail(ctx, msg); err != nil {

@@ -78,7 +78,8 @@ func TestDispatchClassifies(t *testing.T) {
 			"broken":  record(errors.New("github said 502")),
 			"blocked": record(configErr),
 		},
-		Events: map[string]hooks.Handler{"reconcile-runners": record(nil), "build-runner-image": record(rateLimited)},
+		Events: map[string]hooks.Handler{"reconcile-runners": record(nil), "build-runner-image": record(rateLimited),
+			"reconcile-in-outage": record(serverError)},
 	}
 	h.Hooks["leader-elected"] = record(badToken)
 	h.Hooks["upgrade-charm"] = record(rateLimited)
@@ -112,7 +113,12 @@ func TestDispatchClassifies(t *testing.T) {
 		{name: "passing fault fails the hook", path: "hooks/start", code: 1,
 			status: jujutest.Status{Status: "error", Message: `hook failed: "start"`},
 			log:    [2]string{"ERROR", "failed; Juju will retry kind=hook event=start err=\"lxd is not answering\""}},
-		{name: "panic fails the hook", path: "hooks/update-status", code: 1,
+		// Periodic events: a passing fault sets a status and succeeds, so that
+		// the unit is not in error (which would hold back every other hook).
+		{name: "a GitHub 5xx in the timer's event waits and succeeds", path: "reconcile-in-outage", code: 0,
+			status: jujutest.Status{Status: "waiting", Message: "GitHub or LXD did not answer; retrying at the next periodic run (see juju debug-log)"},
+			log:    [2]string{"WARNING", "passing fault; the next periodic run tries again"}},
+		{name: "panic fails even a periodic hook", path: "hooks/update-status", code: 1,
 			status: jujutest.Status{Status: "error", Message: `hook failed: "update-status"`},
 			log:    [2]string{"ERROR", "internal error: boom"}},
 		{name: "unknown hook is a no-op", path: "hooks/collect-metrics", code: 0,

@@ -207,11 +207,18 @@ func (sc schedules) remove(ctx context.Context, s pool.Settings) error {
 			errs = append(errs, fmt.Errorf("cannot remove the reconcile timer: %w", err))
 		}
 	}
-	owner, err := runners.NewOwner(sc.ev.Juju.Env().AppName(), unit)
+	env := sc.ev.Juju.Env()
+	owner, err := runners.NewOwnerInModel(env.AppName(), unit, env.ModelUUID)
 	if err != nil {
 		errs = append(errs, err)
 	} else if err := schedule.UnscheduleRunnerImageBuild(ctx, s.CronDirectory, owner.Prefix()); err != nil {
 		errs = append(errs, fmt.Errorf("cannot remove the image rebuild cron entry: %w", err))
+	}
+	// The entry of a unit from before the model was part of names.
+	if legacy, err := runners.NewOwner(env.AppName(), unit); err == nil && legacy.Prefix() != owner.Prefix() {
+		if err := schedule.UnscheduleRunnerImageBuild(ctx, s.CronDirectory, legacy.Prefix()); err != nil {
+			errs = append(errs, fmt.Errorf("cannot remove the image rebuild cron entry: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

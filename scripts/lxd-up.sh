@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Start the project's private LXD daemon for tests and the demo, and print its
 # socket path. Idempotent: installs what the tests need when missing (Debian's
-# lxd, lxd-client and busybox-static; btrfs-progs for copy-on-write storage
+# lxd, lxd-client, busybox-static and bash-static; btrfs-progs for copy-on-write storage
 # pools; tinyproxy-bin, the HTTP proxy of internal/proxytest), starts the
 # daemon unless it already answers (clearing a stale socket left by a dead
 # one), preseeds a `dir` pool and the default profile, and imports the busybox
-# test image. Needs root. The Debian test image is scripts/debian-image.sh's.
+# test image: busybox, bash-static as /bin/bash (the runner's scripts are
+# bash) and an empty libicuuc.so.72 where the stand-in runner looks for ICU
+# (the real runner aborts without it). An image of an older build (without
+# the `contents` property below) is replaced. Needs root. The Debian test image is scripts/debian-image.sh's.
 #
 #   TEST_LXD_DIR    the daemon's LXD_DIR (default /var/lib/github-runner-test-lxd)
 #   TEST_LXD_IMAGE  alias of the busybox test image (default github-runner-test-busybox)
@@ -28,7 +31,7 @@ install_packages() {
 	command -v lxd >/dev/null 2>&1 || missing+=(lxd)
 	command -v lxc >/dev/null 2>&1 || missing+=(lxd-client)
 	local pkg
-	for pkg in busybox-static btrfs-progs tinyproxy-bin; do
+	for pkg in busybox-static bash-static btrfs-progs tinyproxy-bin; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
@@ -84,9 +87,16 @@ profiles:
 YAML
 }
 
+# IMAGE_CONTENTS names what the busybox image holds; bump it when that changes.
+IMAGE_CONTENTS=busybox-bash-libicu-1
+
 import_image() {
+	local old=
 	if lxc image info "$IMAGE" >/dev/null 2>&1; then
-		return 0
+		if lxc image info "$IMAGE" | grep -q "contents: $IMAGE_CONTENTS\$"; then
+			return 0
+		fi
+		old=$(lxc image info "$IMAGE" | sed -n 's/^Fingerprint: //p')
 	fi
 	log "building the busybox test image $IMAGE"
 	local tmp arch
@@ -102,6 +112,10 @@ import_image() {
 		[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 	done
 	ln -sf ../bin/busybox "$root/sbin/init"
+	rm -f "$root/bin/bash"
+	cp /bin/bash-static "$root/bin/bash"
+	mkdir -p "$root/usr/lib"
+	: >"$root/usr/lib/libicuuc.so.72"
 	cat >"$root/etc/inittab" <<'INIT'
 ::sysinit:/bin/busybox ip link set lo up
 ::sysinit:/bin/busybox hostname -F /etc/hostname
@@ -124,9 +138,19 @@ properties:
   description: busybox test image for github-runner
   os: busybox
   release: test
+  contents: $IMAGE_CONTENTS
 META
 	tar -C "$tmp" --numeric-owner -czf "$tmp/image.tar.gz" metadata.yaml rootfs
-	lxc image import "$tmp/image.tar.gz" --alias "$IMAGE" >&2
+	if [ -z "$old" ]; then
+		lxc image import "$tmp/image.tar.gz" --alias "$IMAGE" >&2
+		return 0
+	fi
+	# Replace an older build: the alias moves, instances made from it stay.
+	local fp
+	fp=$(lxc image import "$tmp/image.tar.gz" 2>&1 | sed -n 's/.*fingerprint: *//Ip' | tail -n 1)
+	lxc image alias delete "$IMAGE" >&2
+	lxc image alias create "$IMAGE" "$fp" >&2
+	lxc image delete "$old" >&2 || true
 }
 
 install_packages

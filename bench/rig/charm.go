@@ -89,7 +89,7 @@ func (r *Rig) StartCharm(build CharmBuild, prefix string, want int, labels strin
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	sim, err := jujutest.New(jujutest.Options{Charm: build.Charm, Tools: build.Tools, Unit: u.Name, Leader: true, Config: cfg})
+	sim, err := jujutest.New(jujutest.Options{Charm: build.Charm, Tools: build.Tools, Unit: u.Name, ModelUUID: u.Model, Leader: true, Config: cfg})
 	if err != nil {
 		return nil, err
 	}

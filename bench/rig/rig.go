@@ -51,6 +51,12 @@ type Options struct {
 	Sim githubtest.Options
 	// Logger gets the rig's own progress lines (nil: discarded).
 	Logger *slog.Logger
+	// ImagePackages, ImageProfiles and ImageProxy are the image build's
+	// image-packages, extra LXD profiles (the simulator's profile is not
+	// among them) and proxy; all empty for the busybox image.
+	ImagePackages []string
+	ImageProfiles []string
+	ImageProxy    runners.Proxy
 	// From, when set, lends its runner image and runner application to
 	// the new rig, which then builds none (and does not delete the image
 	// on Close). It must use the same LXD.
@@ -144,7 +150,7 @@ func New(ctx context.Context, opts Options) (_ *Rig, err error) {
 	}
 	r.Image, r.ownImage = lxdtest.UniqueName(opts.Name+"-image"), true
 	start := time.Now()
-	if err := r.buildImage(ctx, opts.BaseImage); err != nil {
+	if err := r.buildImage(ctx, opts); err != nil {
 		return nil, fmt.Errorf("cannot build the runner image: %w", err)
 	}
 	log.Info("runner image built", "alias", r.Image, "took", time.Since(start).Round(time.Millisecond))
@@ -153,14 +159,16 @@ func New(ctx context.Context, opts Options) (_ *Rig, err error) {
 
 // buildImage builds the runner image with a manager of a unit of its own,
 // as the charm does at install.
-func (r *Rig) buildImage(ctx context.Context, base string) error {
+func (r *Rig) buildImage(ctx context.Context, opts Options) error {
 	u, err := r.NewUnit("imagebuild")
 	if err != nil {
 		return err
 	}
 	m, err := r.Manager(u, func(c *runners.Config) {
-		c.BaseImage = runners.ImageSource{Alias: base}
-		c.Profiles = nil
+		c.BaseImage = runners.ImageSource{Alias: opts.BaseImage}
+		c.Profiles = opts.ImageProfiles
+		c.ImagePackages = opts.ImagePackages
+		c.Proxy = opts.ImageProxy
 	})
 	if err != nil {
 		return err
@@ -231,7 +239,9 @@ func (r *Rig) GitHub(adjust func(*github.Config)) (*github.Client, error) {
 // Unit is one simulated charm unit: its names and its state folder.
 type Unit struct {
 	App, Name string
-	Owner     runners.Owner
+	// Model is the unit's model UUID, of its own.
+	Model string
+	Owner runners.Owner
 	// StateDir is the runner manager's folder (lock, runner application).
 	StateDir string
 }
@@ -243,7 +253,8 @@ type Unit struct {
 func (r *Rig) NewUnit(prefix string) (Unit, error) {
 	app := strings.ToLower(prefix) + "-u" + randomHex(4)
 	name := app + "/0"
-	owner, err := runners.NewOwner(app, name)
+	model := fmt.Sprintf("%s-%s-4%s-8%s-%s", randomHex(4), randomHex(2), randomHex(2)[1:], randomHex(2)[1:], randomHex(6))
+	owner, err := runners.NewOwnerInModel(app, name, model)
 	if err != nil {
 		return Unit{}, err
 	}
@@ -256,7 +267,7 @@ func (r *Rig) NewUnit(prefix string) (Unit, error) {
 			return Unit{}, fmt.Errorf("cannot copy the runner application: %w", err)
 		}
 	}
-	return Unit{App: app, Name: name, Owner: owner, StateDir: dir}, nil
+	return Unit{App: app, Name: name, Model: model, Owner: owner, StateDir: dir}, nil
 }
 
 // Resources are what every runner of the rig gets.
@@ -276,6 +287,7 @@ func (r *Rig) ManagerConfig(u Unit, gh runners.GitHub) runners.Config {
 		Labels:           []string{"rig"},
 		BootstrapTimeout: time.Minute,
 		MaxParallel:      runners.DefaultMaxParallel,
+		Model:            u.Model,
 	}
 }
 

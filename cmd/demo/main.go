@@ -443,14 +443,6 @@ func (d *demo) waitFresh(ctx context.Context, n int, old []string) ([]string, er
 	return names, nil
 }
 
-// waitGone waits until the unit has no runner on GitHub and no instance.
-func (d *demo) waitGone(ctx context.Context) error {
-	return d.gh.WaitFor(ctx, func() bool {
-		left, err := d.instances(ctx)
-		return err == nil && len(left) == 0 && len(d.ghRunners("")) == 0
-	})
-}
-
 // instances are the unit's instances in LXD.
 func (d *demo) instances(ctx context.Context) ([]string, error) {
 	owner, err := runners.NewOwner("github-runner", demoUnit)

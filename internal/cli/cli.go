@@ -28,6 +28,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
+
 	"charm.example/github-runner/internal/metrics"
 	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
@@ -126,9 +128,9 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 		fmt.Fprintf(sio.Stderr, "github-runner %s: %v\n", name, describe(err))
 		return nil, ExitUsage
 	}
-	if s.tokenFile != "" {
-		if fi, err := os.Stat(s.tokenFile); err == nil && fi.Mode().Perm()&0o004 != 0 {
-			log.Warn("the token file is readable by every user; restrict it with chmod 600", "file", s.tokenFile)
+	for _, f := range []string{s.tokenFile, s.keyFile} {
+		if fi, err := os.Stat(f); f != "" && err == nil && fi.Mode().Perm()&0o004 != 0 {
+			log.Warn("a secret's file is readable by every user; restrict it with chmod 600", "file", f)
 		}
 	}
 	if s.unit == "" {
@@ -146,7 +148,7 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 	}
 	p, err := pool.Open(cfg, pool.Options{
 		App: s.app, Unit: s.unit, StateDir: stateDir,
-		Proxy: http.ProxyFromEnvironment, Logger: log,
+		Proxy: http.ProxyFromEnvironment, ModelProxy: environmentProxy(), Logger: log,
 		Memory: fileMemory{dir: stateDir}, Metrics: rec,
 	})
 	if err != nil {
@@ -378,4 +380,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// environmentProxy is the proxy of the process environment (HTTP_PROXY,
+// HTTPS_PROXY, NO_PROXY and their lower-case forms), which the command line
+// gives the image build and the runners as the charm gives them the model's.
+func environmentProxy() runners.Proxy {
+	e := httpproxy.FromEnvironment()
+	return runners.Proxy{HTTP: e.HTTPProxy, HTTPS: e.HTTPSProxy, NoProxy: e.NoProxy}
 }

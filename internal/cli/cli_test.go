@@ -16,6 +16,7 @@ import (
 	"charm.example/github-runner/internal/github/githubtest"
 	"charm.example/github-runner/internal/lxd"
 	"charm.example/github-runner/internal/lxd/lxdtest"
+	"charm.example/github-runner/internal/pool"
 	"charm.example/github-runner/internal/runners"
 )
 
@@ -60,6 +61,9 @@ func TestCommandsOnLXD(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, op.Wait(ctx))
 		}
+		// The command line has no remove: the unit's own storage pool
+		// goes with the test.
+		lxdtest.DeleteStoragePool(t, client, pool.OwnStoragePoolName(owner))
 	})
 
 	env := map[string]string{

@@ -29,6 +29,9 @@ type storedCredentials struct {
 	Path   string `json:"path"`
 	Token  string `json:"token"`
 	APIURL string `json:"api-url"`
+	// App is pool.Credentials.App: the App installation's identity, never
+	// its key.
+	App string `json:"app,omitempty"`
 }
 
 func (m fileMemory) read(name string, v any) (bool, error) {
@@ -80,10 +83,10 @@ func (m fileMemory) Credentials(context.Context) (*pool.Credentials, error) {
 	if !ok {
 		return nil, err
 	}
-	return &pool.Credentials{Path: sc.Path, Token: pool.Token(sc.Token), APIURL: sc.APIURL}, nil
+	return &pool.Credentials{Path: sc.Path, Token: pool.Token(sc.Token), APIURL: sc.APIURL, App: sc.App}, nil
 }
 
 // SaveCredentials implements pool.Memory.
 func (m fileMemory) SaveCredentials(_ context.Context, c pool.Credentials) error {
-	return m.write(credentialsFile, storedCredentials{Path: c.Path, Token: c.Token.Reveal(), APIURL: c.APIURL})
+	return m.write(credentialsFile, storedCredentials{Path: c.Path, Token: c.Token.Reveal(), APIURL: c.APIURL, App: c.App})
 }

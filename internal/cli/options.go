@@ -28,6 +28,7 @@ type settings struct {
 	schema    *config.Schema
 	values    map[string]any
 	tokenFile string
+	keyFile   string // the GitHub App's private key
 	stateDir  string
 	app, unit string
 	format    string
@@ -37,17 +38,25 @@ type settings struct {
 // errTokenOnCommandLine refuses a token given as an argument.
 var errTokenOnCommandLine = errors.New("a token on the command line shows in the process list: set GITHUB_RUNNER_TOKEN or use --token-file")
 
+// errKeyOnCommandLine refuses an App key given as an argument.
+var errKeyOnCommandLine = errors.New("a key on the command line shows in the process list: use --app-private-key-file")
+
 // addFlags defines on fs a flag for every option of config.yaml but the
 // token (with its environment variable and default), and the command
 // line's own flags.
 func (s *settings) addFlags(fs *flag.FlagSet, getenv func(string) string) {
 	s.schema = pool.Schema()
-	s.values = s.schema.AddFlags(fs, getenv, EnvPrefix, "token")
+	s.values = s.schema.AddFlags(fs, getenv, EnvPrefix, "token", "app-private-key")
 	fs.Func("token", "not accepted: set GITHUB_RUNNER_TOKEN or use --token-file", func(string) error {
 		return errTokenOnCommandLine
 	})
 	s.tokenFile = getenv(EnvName("token-file"))
 	fs.StringVar(&s.tokenFile, "token-file", s.tokenFile, "file holding the GitHub token (env "+EnvName("token-file")+"; or set "+EnvName("token")+")")
+	fs.Func("app-private-key", "not accepted: use --app-private-key-file", func(string) error {
+		return errKeyOnCommandLine
+	})
+	s.keyFile = getenv(EnvName("app-private-key-file"))
+	fs.StringVar(&s.keyFile, "app-private-key-file", s.keyFile, "file holding the GitHub App's private key, the PEM GitHub gave, with --app-id and --app-installation-id instead of a token (env "+EnvName("app-private-key-file")+")")
 	s.stateDir = orDefault(getenv(EnvName("state-dir")), DefaultStateDir)
 	fs.StringVar(&s.stateDir, "state-dir", s.stateDir, "folder of the runner application, the lock and what the last run applied (env "+EnvName("state-dir")+"); a charm unit's is /var/lib/juju/agents/unit-<app>-<n>/github-runner-state")
 	s.app = orDefault(getenv(EnvName("app")), "github-runner")
@@ -70,6 +79,13 @@ func (s *settings) config(getenv func(string) string) (pool.Settings, error) {
 		values[k] = v
 	}
 	values["token"] = token
+	if s.keyFile != "" {
+		data, err := os.ReadFile(s.keyFile)
+		if err != nil {
+			return pool.Settings{}, fmt.Errorf("cannot read the App key file: %w", err)
+		}
+		values["app-private-key"] = string(data)
+	}
 	cfg, err := pool.Load(values)
 	var problems []config.Problem
 	if strings.HasPrefix(token, "secret:") {

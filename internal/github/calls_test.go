@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"testing"
 	"time"
 
@@ -128,6 +129,10 @@ func TestEveryCallInBothScopes(t *testing.T) {
 					jitBodies = append(jitBodies, body)
 				}
 			}
+			// The server records an exchange once its answer is written, so
+			// the next request may be recorded first.
+			sort.Strings(pages)
+			sort.Slice(jitBodies, func(i, j int) bool { return fmt.Sprint(jitBodies[i]["name"]) < fmt.Sprint(jitBodies[j]["name"]) })
 			assert.Equal(t, []string{"1", "2"}, pages)
 			assert.Equal(t, []map[string]any{
 				{"name": "jit-a", "runner_group_id": 1.0, "labels": []any{"a", "b"}, "work_folder": "w"},

@@ -33,8 +33,19 @@ type Config struct {
 	// TokenSource must be set.
 	Token string
 	// TokenSource supplies tokens instead of Token, for credentials that
-	// change over time such as GitHub App installation tokens.
+	// change over time.
 	TokenSource TokenSource
+	// App authenticates as a GitHub App installation instead of with Token
+	// or TokenSource (see AppCredentials).
+	App *AppCredentials
+	// CacheDir, if set, is a folder (created with mode 0700, files 0600)
+	// where the Client keeps, per credential, what lets separate processes
+	// spend less of the rate limit: the answers of runner and runner group
+	// listings, revalidated with conditional requests (a 304 costs nothing
+	// against GitHub's primary rate limit), and a spent rate limit's reset,
+	// so that a new process does not send what GitHub would refuse. No
+	// token, JIT configuration or other secret is written there.
+	CacheDir string
 	// APIURL is the REST API's base URL. Empty means GitHub.com
 	// (https://api.github.com/); GitHub Enterprise Server is
 	// `https://HOST/api/v3/`. A missing trailing slash is added.
@@ -91,17 +102,6 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tokens TokenSource
-	switch {
-	case cfg.Token != "" && cfg.TokenSource != nil:
-		return nil, errors.New("invalid GitHub client configuration: set either a token or a token source, not both")
-	case cfg.TokenSource != nil:
-		tokens = cfg.TokenSource
-	case strings.TrimSpace(cfg.Token) != "":
-		tokens = staticToken(strings.TrimSpace(cfg.Token))
-	default:
-		return nil, errors.New("invalid GitHub client configuration: a token is required")
-	}
 	api, err := parseAPIURL(cfg.APIURL)
 	if err != nil {
 		return nil, err
@@ -121,8 +121,12 @@ func New(cfg Config) (*Client, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	tokens, credential, err := tokenSource(cfg, base, api)
+	if err != nil {
+		return nil, err
+	}
 	limits := newLimiter()
-	hc.Transport = &transport{
+	var rt http.RoundTripper = &transport{
 		base:     base,
 		tokens:   tokens,
 		limits:   limits,
@@ -130,6 +134,15 @@ func New(cfg Config) (*Client, error) {
 		basePath: strings.TrimSuffix(api.Path, "/"),
 		observe:  cfg.Observe,
 	}
+	if cfg.CacheDir != "" {
+		dir, err := credentialDir(cfg.CacheDir, credential)
+		if err != nil {
+			return nil, err
+		}
+		limits.persistTo(dir, logger)
+		rt = newListingCache(rt, dir, strings.TrimSuffix(api.Path, "/"))
+	}
+	hc.Transport = rt
 
 	client := gh.NewClient(&hc)
 	client.BaseURL = api
@@ -147,6 +160,35 @@ func New(cfg Config) (*Client, error) {
 		wait:   cfg.WaitForRateLimit,
 		groups: make(map[string]int64),
 	}, nil
+}
+
+// tokenSource picks the credential of cfg: exactly one of Token,
+// TokenSource and App. credential names it for the cache folder: a digest
+// of the API URL with the token, or with the App's id and installation,
+// never the secret itself.
+func tokenSource(cfg Config, base http.RoundTripper, api *url.URL) (TokenSource, string, error) {
+	token := strings.TrimSpace(cfg.Token)
+	set := 0
+	for _, ok := range []bool{token != "", cfg.TokenSource != nil, cfg.App != nil} {
+		if ok {
+			set++
+		}
+	}
+	switch {
+	case set > 1:
+		return nil, "", errors.New("invalid GitHub client configuration: set one of a token, a token source or a GitHub App")
+	case cfg.App != nil:
+		t, err := newAppTokens(*cfg.App, base, api.String())
+		if err != nil {
+			return nil, "", err
+		}
+		return t, digest(api.String(), "app", fmt.Sprint(cfg.App.AppID), fmt.Sprint(cfg.App.InstallationID)), nil
+	case cfg.TokenSource != nil:
+		return cfg.TokenSource, "", nil
+	case token != "":
+		return staticToken(token), digest(api.String(), "token", token), nil
+	}
+	return nil, "", errors.New("invalid GitHub client configuration: a token or a GitHub App is required")
 }
 
 func parseAPIURL(raw string) (*url.URL, error) {
@@ -191,6 +233,8 @@ func (c *Client) APIURL() string { return c.api.String() }
 //   - GitHub Enterprise Server (https://HOST/api/v3/): https://HOST/<path>
 //   - any other API URL (a proxy, a simulator): its scheme and host
 //     followed by /<path>.
+//
+// An enterprise's <path> is enterprises/<slug>.
 func (c *Client) WebURL() string {
 	host := c.api.Host
 	switch {
@@ -199,7 +243,7 @@ func (c *Client) WebURL() string {
 	case strings.HasPrefix(strings.ToLower(host), "api.") && strings.HasSuffix(strings.ToLower(host), ".ghe.com"):
 		host = host[len("api."):]
 	}
-	return (&url.URL{Scheme: c.api.Scheme, Host: host, Path: "/" + c.scope.String()}).String()
+	return (&url.URL{Scheme: c.api.Scheme, Host: host, Path: "/" + c.scope.webPath()}).String()
 }
 
 // RateLimit returns the rate-limit state from the last answer that carried

@@ -30,9 +30,9 @@ func TestNewValidatesConfig(t *testing.T) {
 		wantErr string
 	}{
 		{"bad path", github.Config{Path: "a/b/c", Token: "t"}, "invalid GitHub path"},
-		{"no token", github.Config{Path: "acme"}, "a token is required"},
-		{"blank token", github.Config{Path: "acme", Token: "  "}, "a token is required"},
-		{"both token kinds", github.Config{Path: "acme", Token: "t", TokenSource: staticSource("x")}, "not both"},
+		{"no token", github.Config{Path: "acme"}, "a token or a GitHub App is required"},
+		{"blank token", github.Config{Path: "acme", Token: "  "}, "a token or a GitHub App is required"},
+		{"both token kinds", github.Config{Path: "acme", Token: "t", TokenSource: staticSource("x")}, "set one of a token, a token source or a GitHub App"},
 		{"bad scheme", github.Config{Path: "acme", Token: "t", APIURL: "ftp://example.com/"}, "scheme"},
 		{"no host", github.Config{Path: "acme", Token: "t", APIURL: "https:///api/v3"}, "no host"},
 		{"credentials in the URL", github.Config{Path: "acme", Token: "t", APIURL: "https://u:p@example.com/"}, "only scheme, host and path"},

@@ -57,6 +57,9 @@ func (d Download) LogValue() slog.Value {
 func (c *Client) RunnerDownloads(ctx context.Context) ([]Download, error) {
 	endpoint := c.scope.endpoint(http.MethodGet, "/actions/runners/downloads")
 	list, _, err := call(ctx, c, endpoint, func(ctx context.Context) ([]*gh.RunnerApplicationDownload, *gh.Response, error) {
+		if c.scope.IsEnterprise() {
+			return c.gh.Enterprise.ListRunnerApplicationDownloads(ctx, c.scope.enterprise)
+		}
 		if c.scope.IsOrg() {
 			return c.gh.Actions.ListOrganizationRunnerApplicationDownloads(ctx, c.scope.owner)
 		}

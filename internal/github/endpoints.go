@@ -23,6 +23,14 @@ var endpointTemplates = splitTemplates(
 	"/repos/{owner}/{repo}/actions/runners/registration-token",
 	"/repos/{owner}/{repo}/actions/runners/remove-token",
 	"/repos/{owner}/{repo}/actions/runners/generate-jitconfig",
+	"/enterprises/{enterprise}/actions/runners",
+	"/enterprises/{enterprise}/actions/runners/{runner_id}",
+	"/enterprises/{enterprise}/actions/runners/downloads",
+	"/enterprises/{enterprise}/actions/runners/registration-token",
+	"/enterprises/{enterprise}/actions/runners/remove-token",
+	"/enterprises/{enterprise}/actions/runners/generate-jitconfig",
+	"/enterprises/{enterprise}/actions/runner-groups",
+	"/app/installations/{installation_id}/access_tokens",
 	"/rate_limit",
 )
 

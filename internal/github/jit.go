@@ -87,7 +87,7 @@ func (c *Client) GenerateJITConfig(ctx context.Context, r JITRequest) (JITConfig
 		return fail(fmt.Errorf("%w: %d labels given, want 1 to %d", ErrValidation, len(r.Labels), maxLabels))
 	}
 	groupID := int64(defaultGroupID)
-	if c.scope.IsOrg() {
+	if c.scope.hasGroups() {
 		id, err := c.groupID(ctx, r.Group)
 		if err != nil {
 			return fail(err)
@@ -100,13 +100,16 @@ func (c *Client) GenerateJITConfig(ctx context.Context, r JITRequest) (JITConfig
 	}
 	endpoint := c.scope.endpoint(http.MethodPost, "/actions/runners/generate-jitconfig")
 	out, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.JITRunnerConfig, *gh.Response, error) {
+		if c.scope.IsEnterprise() {
+			return c.gh.Enterprise.GenerateEnterpriseJITConfig(ctx, c.scope.enterprise, body)
+		}
 		if c.scope.IsOrg() {
 			return c.gh.Actions.GenerateOrgJITConfig(ctx, c.scope.owner, body)
 		}
 		return c.gh.Actions.GenerateRepoJITConfig(ctx, c.scope.owner, c.scope.repo, body)
 	})
 	if err != nil {
-		if c.scope.IsOrg() && errors.Is(err, ErrValidation) {
+		if c.scope.hasGroups() && errors.Is(err, ErrValidation) {
 			// The group may have gone since it was cached.
 			c.forgetGroup(r.Group)
 		}
@@ -152,7 +155,7 @@ func (c *Client) groupID(ctx context.Context, name string) (int64, error) {
 	if name == "" {
 		name = DefaultGroup
 	}
-	return 0, &UnknownGroupError{Org: c.scope.Org(), Group: name}
+	return 0, &UnknownGroupError{Org: c.scope.groupOwner(), Group: name}
 }
 
 func (c *Client) cachedGroup(key string) (int64, bool) {
@@ -168,10 +171,8 @@ func (c *Client) forgetGroup(name string) {
 	c.groupsMu.Unlock()
 }
 
-// groupsEndpoint is the organization runner-group listing.
-const groupsEndpoint = "GET /orgs/{org}/actions/runner-groups"
-
-// listGroups reads every page of the organization's runner groups.
+// listGroups reads every page of the organization's or enterprise's runner
+// groups.
 func (c *Client) listGroups(ctx context.Context) (map[string]int64, error) {
 	out := make(map[string]int64)
 	for page := 1; page != 0; {
@@ -179,7 +180,20 @@ func (c *Client) listGroups(ctx context.Context) (map[string]int64, error) {
 			return nil, fmt.Errorf("cannot list runner groups of %s: more than %d pages", c.scope, maxListPages)
 		}
 		opts := &gh.ListOrgRunnerGroupOptions{ListOptions: gh.ListOptions{Page: page, PerPage: listPageSize}}
-		list, resp, err := call(ctx, c, groupsEndpoint, func(ctx context.Context) (*gh.RunnerGroups, *gh.Response, error) {
+		endpoint := c.scope.endpoint(http.MethodGet, "/actions/runner-groups")
+		list, resp, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.RunnerGroups, *gh.Response, error) {
+			if c.scope.IsEnterprise() {
+				ent, resp, err := c.gh.Enterprise.ListRunnerGroups(ctx, c.scope.enterprise,
+					&gh.ListEnterpriseRunnerGroupOptions{ListOptions: opts.ListOptions})
+				if err != nil || ent == nil {
+					return nil, resp, err
+				}
+				out := &gh.RunnerGroups{TotalCount: ent.GetTotalCount()}
+				for _, g := range ent.RunnerGroups {
+					out.RunnerGroups = append(out.RunnerGroups, &gh.RunnerGroup{ID: g.ID, Name: g.Name})
+				}
+				return out, resp, nil
+			}
 			return c.gh.Actions.ListOrganizationRunnerGroups(ctx, c.scope.owner, opts)
 		})
 		if err != nil {

@@ -6,13 +6,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
+
+	"charm.example/github-runner/internal/atomicfile"
 )
 
 // RateStatus is GitHub's rate-limit state as last reported in the
@@ -65,6 +71,11 @@ type limiter struct {
 	secondaryUntil time.Time
 	// counts is the number of HTTP requests sent per endpoint template.
 	counts map[string]int
+	// savePath, if set, is the file the limits in force are kept in for the
+	// next process; saved is what it holds.
+	savePath string
+	saved    savedLimits
+	logger   *slog.Logger
 }
 
 func newLimiter() *limiter {
@@ -169,6 +180,7 @@ func (l *limiter) observe(endpoint string, resp *http.Response, now time.Time) *
 	if rerr != nil && rerr.Secondary && rerr.Reset.After(l.secondaryUntil) {
 		l.secondaryUntil = rerr.Reset
 	}
+	l.saveLocked(now)
 	return rerr
 }
 
@@ -299,4 +311,80 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, true
 	}
 	return 0, false
+}
+
+// savedLimits is what a limiter keeps on disk for the next process: the
+// budgets it saw spent, with their resets, and a secondary limit's end.
+// Only what is still in force is kept.
+type savedLimits struct {
+	Spent          map[string]savedBudget `json:"spent,omitempty"`
+	SecondaryUntil time.Time              `json:"secondary-until,omitzero"`
+}
+
+type savedBudget struct {
+	Limit int       `json:"limit"`
+	Reset time.Time `json:"reset"`
+}
+
+func (a savedLimits) equal(b savedLimits) bool {
+	return a.SecondaryUntil.Equal(b.SecondaryUntil) && maps.EqualFunc(a.Spent, b.Spent,
+		func(x, y savedBudget) bool { return x.Limit == y.Limit && x.Reset.Equal(y.Reset) })
+}
+
+// persistTo makes the limiter start from the limits a previous process
+// saved in dir, and save its own there whenever they change.
+func (l *limiter) persistTo(dir string, logger *slog.Logger) {
+	path := filepath.Join(dir, rateFile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.savePath, l.logger = path, logger
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var saved savedLimits
+	if json.Unmarshal(data, &saved) != nil {
+		return // rewritten at the next change
+	}
+	l.saved = saved
+	for resource, b := range saved.Spent {
+		if _, seen := l.byResource[resource]; !seen {
+			l.byResource[resource] = RateStatus{Limit: b.Limit, Used: b.Limit, Reset: b.Reset, Resource: resource, Known: true}
+		}
+	}
+	if saved.SecondaryUntil.After(l.secondaryUntil) {
+		l.secondaryUntil = saved.SecondaryUntil
+	}
+}
+
+// saveLocked writes the limits in force at now when they differ from what
+// was saved. l.mu must be held.
+func (l *limiter) saveLocked(now time.Time) {
+	if l.savePath == "" {
+		return
+	}
+	var cur savedLimits
+	for resource, st := range l.byResource {
+		if st.Exhausted(now) {
+			if cur.Spent == nil {
+				cur.Spent = make(map[string]savedBudget)
+			}
+			cur.Spent[resource] = savedBudget{Limit: st.Limit, Reset: st.Reset}
+		}
+	}
+	if l.secondaryUntil.After(now) {
+		cur.SecondaryUntil = l.secondaryUntil
+	}
+	if cur.equal(l.saved) {
+		return
+	}
+	data, err := json.Marshal(cur)
+	if err == nil {
+		err = atomicfile.Write(l.savePath, data, 0o600)
+	}
+	if err != nil {
+		l.logger.Warn("cannot save the GitHub rate-limit state", "error", err)
+		return
+	}
+	l.saved = cur
 }

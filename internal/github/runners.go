@@ -81,6 +81,9 @@ func (c *Client) ListRunners(ctx context.Context, namePrefix string) ([]Runner, 
 		}
 		opts := &gh.ListRunnersOptions{ListOptions: gh.ListOptions{Page: page, PerPage: listPageSize}}
 		list, resp, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.Runners, *gh.Response, error) {
+			if c.scope.IsEnterprise() {
+				return c.gh.Enterprise.ListRunners(ctx, c.scope.enterprise, &opts.ListOptions)
+			}
 			if c.scope.IsOrg() {
 				return c.gh.Actions.ListOrganizationRunners(ctx, c.scope.owner, opts)
 			}
@@ -112,6 +115,13 @@ func (c *Client) ListRunners(ctx context.Context, namePrefix string) ([]Runner, 
 func (c *Client) GetRunner(ctx context.Context, id int64) (Runner, error) {
 	endpoint := c.scope.endpoint(http.MethodGet, "/actions/runners/{runner_id}")
 	r, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.Runner, *gh.Response, error) {
+		if c.scope.IsEnterprise() {
+			// go-github has no method for this one; its request and typed
+			// answer serve.
+			var out gh.Runner
+			resp, err := c.enterpriseDo(ctx, http.MethodGet, fmt.Sprintf("actions/runners/%d", id), &out)
+			return &out, resp, err
+		}
 		if c.scope.IsOrg() {
 			return c.gh.Actions.GetOrganizationRunner(ctx, c.scope.owner, id)
 		}
@@ -128,6 +138,10 @@ func (c *Client) GetRunner(ctx context.Context, id int64) (Runner, error) {
 func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
 	endpoint := c.scope.endpoint(http.MethodDelete, "/actions/runners/{runner_id}")
 	_, _, err := call(ctx, c, endpoint, func(ctx context.Context) (struct{}, *gh.Response, error) {
+		if c.scope.IsEnterprise() {
+			resp, err := c.gh.Enterprise.RemoveRunner(ctx, c.scope.enterprise, id)
+			return struct{}{}, resp, err
+		}
 		if c.scope.IsOrg() {
 			resp, err := c.gh.Actions.RemoveOrganizationRunner(ctx, c.scope.owner, id)
 			return struct{}{}, resp, err
@@ -148,4 +162,15 @@ func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
 	default:
 		return fmt.Errorf("cannot delete runner %d of %s: %w", id, c.scope, err)
 	}
+}
+
+// enterpriseDo sends a request go-github has no method for to the
+// enterprise's path rel (below /enterprises/{enterprise}/), decoding the
+// answer into out through go-github's own request pipeline.
+func (c *Client) enterpriseDo(ctx context.Context, method, rel string, out any) (*gh.Response, error) {
+	req, err := c.gh.NewRequest(method, fmt.Sprintf("enterprises/%s/%s", c.scope.enterprise, rel), nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.gh.Do(ctx, req, out)
 }

@@ -54,6 +54,9 @@ func formatRedacted(f fmt.State, verb rune, s, gs string) {
 func (c *Client) RegistrationToken(ctx context.Context) (Token, error) {
 	endpoint := c.scope.endpoint(http.MethodPost, "/actions/runners/registration-token")
 	t, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.RegistrationToken, *gh.Response, error) {
+		if c.scope.IsEnterprise() {
+			return c.gh.Enterprise.CreateRegistrationToken(ctx, c.scope.enterprise)
+		}
 		if c.scope.IsOrg() {
 			return c.gh.Actions.CreateOrganizationRegistrationToken(ctx, c.scope.owner)
 		}
@@ -74,6 +77,11 @@ func (c *Client) RegistrationToken(ctx context.Context) (Token, error) {
 func (c *Client) RemoveToken(ctx context.Context) (Token, error) {
 	endpoint := c.scope.endpoint(http.MethodPost, "/actions/runners/remove-token")
 	t, _, err := call(ctx, c, endpoint, func(ctx context.Context) (*gh.RemoveToken, *gh.Response, error) {
+		if c.scope.IsEnterprise() {
+			var out gh.RemoveToken
+			resp, err := c.enterpriseDo(ctx, http.MethodPost, "actions/runners/remove-token", &out)
+			return &out, resp, err
+		}
 		if c.scope.IsOrg() {
 			return c.gh.Actions.CreateOrganizationRemoveToken(ctx, c.scope.owner)
 		}

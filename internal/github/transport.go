@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -62,6 +63,16 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if r, ok := t.tokens.(renewer); ok && resp.StatusCode == http.StatusUnauthorized && replayable(req) {
+		// An installation token GitHub refused before its stated expiry:
+		// one more try with a new one.
+		t.logger.InfoContext(ctx, "github refused the installation token; renewing it", "endpoint", endpoint)
+		drain(resp)
+		r.renew()
+		if resp, err = t.resend(req, endpoint); err != nil {
+			return nil, err
+		}
+	}
 	rerr := t.limits.observe(endpoint, resp, time.Now())
 	if t.observe != nil {
 		t.observe(endpoint, resp.StatusCode, t.limits.status())
@@ -75,6 +86,34 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			"reset", rerr.Reset, "retry_after", rerr.RetryAfter)
 	}
 	return resp, nil
+}
+
+// resend sends req again with a fresh token.
+func (t *transport) resend(req *http.Request, endpoint string) (*http.Response, error) {
+	ctx := req.Context()
+	token, err := t.tokens.Token(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot get a token for GitHub: %w", err)
+	}
+	out := req.Clone(ctx)
+	if req.GetBody != nil {
+		if out.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	out.Header.Set("Authorization", "Bearer "+token)
+	t.limits.count(endpoint)
+	return t.base.RoundTrip(out)
+}
+
+// replayable reports whether a request can be sent twice.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
 }
 
 func closeBody(req *http.Request) {

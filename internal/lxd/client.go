@@ -110,10 +110,6 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 // HTTPClient was given without a Socket).
 func (c *Client) Socket() string { return c.socket }
 
-// Project returns the LXD project the client's requests are scoped to (empty
-// for the default project).
-func (c *Client) Project() string { return c.project }
-
 // drain reads what is left of a body (bounded) so the connection can be
 // reused, and closes it.
 func drain(body io.ReadCloser) {

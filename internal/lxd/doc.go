@@ -13,8 +13,8 @@
 // Around those primitives sit a few helpers that wait and are idempotent where
 // that makes sense: [Client.LaunchInstance], [Client.StartInstance],
 // [Client.StopInstance], [Client.RemoveInstance] (a missing instance counts
-// as removed), [Client.WaitInstanceReady], [Client.ExecInstance],
-// [Client.PublishInstance] and [Client.ImportImage].
+// as removed), [Client.WaitInstanceReady], [Client.ExecInstance] and
+// [Client.PublishInstance].
 //
 // Errors are typed: [ErrNotFound] and [ErrConflict] match with errors.Is, a
 // daemon error carries its HTTP status in a [*StatusError], and a failed

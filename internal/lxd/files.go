@@ -13,16 +13,16 @@ import (
 	"strings"
 )
 
-// InstanceFileArgs describes a file or directory to create in an instance.
+// InstanceFileArgs describes a file to create in an instance.
 type InstanceFileArgs struct {
 	// Content is the file's content; nil makes an empty file. It is sent
-	// as is (binary-safe) and never logged. Ignored for directories.
+	// as is (binary-safe) and never logged.
 	Content io.Reader
 	// UID and GID own the file, as seen inside the instance (0: root).
 	UID int64
 	GID int64
 	// Mode holds the permission bits (only Mode.Perm() counts, such as
-	// 0600). Zero means 0644 for a file and 0755 for a directory.
+	// 0600). Zero means 0644.
 	Mode fs.FileMode
 }
 
@@ -40,8 +40,7 @@ type InstanceFileInfo struct {
 
 // CreateInstanceFile writes a file in an instance, with exactly the given
 // owner and mode, replacing any file already there. The parent directory
-// must exist (see [Client.CreateInstanceDirectory]). The instance may be
-// stopped.
+// must exist. The instance may be stopped.
 //
 // Two LXD 5.0 traps are handled here. The body goes as
 // application/octet-stream: sent form-encoded, LXD answers success yet
@@ -63,7 +62,7 @@ func (c *Client) CreateInstanceFile(ctx context.Context, name, path string, args
 	if body == nil {
 		body = strings.NewReader("")
 	}
-	r := request{method: http.MethodPost, path: instancePath(name) + "/files", query: url.Values{"path": {path}}, raw: body, header: fileHeaders("file", args)}
+	r := request{method: http.MethodPost, path: instancePath(name) + "/files", query: url.Values{"path": {path}}, raw: body, header: fileHeaders(args)}
 	if _, err := c.query(ctx, r, nil); err != nil {
 		return fmt.Errorf("cannot write file %s in instance %q: %w", path, name, err)
 	}
@@ -102,20 +101,6 @@ func (c *Client) clearForFile(ctx context.Context, name, path string, args Insta
 	}
 	if err := c.DeleteInstanceFile(ctx, name, path); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
-	}
-	return nil
-}
-
-// CreateInstanceDirectory makes a directory in an instance, with its owner
-// and mode (args.Content is ignored). Its parent must exist. An existing
-// directory is left as it is, owner and mode included (LXD's behaviour).
-func (c *Client) CreateInstanceDirectory(ctx context.Context, name, path string, args InstanceFileArgs) error {
-	if err := checkAbs(path); err != nil {
-		return fmt.Errorf("cannot make directory in instance %q: %w", name, err)
-	}
-	r := request{method: http.MethodPost, path: instancePath(name) + "/files", query: url.Values{"path": {path}}, header: fileHeaders("directory", args)}
-	if _, err := c.query(ctx, r, nil); err != nil {
-		return fmt.Errorf("cannot make directory %s in instance %q: %w", path, name, err)
 	}
 	return nil
 }
@@ -170,13 +155,10 @@ func checkAbs(path string) error {
 	return nil
 }
 
-func fileHeaders(typ string, args InstanceFileArgs) http.Header {
-	if args.Mode.Perm() == 0 && typ == "directory" {
-		args.Mode = 0o755
-	}
+func fileHeaders(args InstanceFileArgs) http.Header {
 	h := http.Header{}
 	h.Set("Content-Type", "application/octet-stream")
-	h.Set("X-LXD-type", typ)
+	h.Set("X-LXD-type", "file")
 	h.Set("X-LXD-uid", strconv.FormatInt(args.UID, 10))
 	h.Set("X-LXD-gid", strconv.FormatInt(args.GID, 10))
 	if args.Mode.Perm() != 0 {

@@ -34,7 +34,8 @@ func TestFiles(t *testing.T) {
 	_, _ = rand.Read(random)
 	binary = append(binary, random...)
 
-	require.NoError(t, c.CreateInstanceDirectory(ctx, name, "/home/ubuntu/secrets", lxd.InstanceFileArgs{UID: 1000, GID: 1000, Mode: 0o700}))
+	// The user's secrets folder, made inside the instance.
+	mustExec(t, c, name, lxd.ExecArgs{Command: []string{"sh", "-c", "mkdir -p /home/ubuntu/secrets && chown 1000:1000 /home/ubuntu/secrets && chmod 0700 /home/ubuntu/secrets"}})
 
 	tests := []struct {
 		name     string

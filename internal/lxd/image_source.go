@@ -1,20 +1,10 @@
 package lxd
 
-import (
-	"fmt"
-	"regexp"
-	"strings"
-)
+import "regexp"
 
-// Image servers and their protocol, for [InstanceSource].
-const (
-	// UbuntuServer serves Ubuntu's release images (the "ubuntu:" remote).
-	UbuntuServer = "https://cloud-images.ubuntu.com/releases"
-	// UbuntuDailyServer serves Ubuntu's daily images ("ubuntu-daily:").
-	UbuntuDailyServer = "https://cloud-images.ubuntu.com/daily"
-	// ProtocolSimpleStreams is the protocol of those servers.
-	ProtocolSimpleStreams = "simplestreams"
-)
+// ProtocolSimpleStreams is the protocol of image servers such as Ubuntu's,
+// for [InstanceSource].
+const ProtocolSimpleStreams = "simplestreams"
 
 var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 
@@ -30,31 +20,7 @@ func LocalImage(ref string) InstanceSource {
 
 // RemoteImage returns the source of an instance made from an image the
 // daemon pulls from a simplestreams server, such as
-// RemoteImage(UbuntuServer, "22.04").
+// RemoteImage("https://cloud-images.ubuntu.com/releases", "22.04").
 func RemoteImage(server, alias string) InstanceSource {
 	return InstanceSource{Type: "image", Mode: "pull", Server: server, Protocol: ProtocolSimpleStreams, Alias: alias}
-}
-
-// ParseImageSource parses an image reference as the lxc command line writes
-// it: "ubuntu:22.04" or "ubuntu-daily:noble" name an image on Ubuntu's
-// servers; a reference without a remote is a local alias or fingerprint
-// (see [LocalImage]). Other remotes are refused.
-func ParseImageSource(ref string) (InstanceSource, error) {
-	remote, name, found := strings.Cut(ref, ":")
-	if !found {
-		remote, name = "", ref
-	}
-	if name == "" {
-		return InstanceSource{}, fmt.Errorf("invalid image reference %q: no image name", ref)
-	}
-	switch remote {
-	case "", "local":
-		return LocalImage(name), nil
-	case "ubuntu":
-		return RemoteImage(UbuntuServer, name), nil
-	case "ubuntu-daily":
-		return RemoteImage(UbuntuDailyServer, name), nil
-	default:
-		return InstanceSource{}, fmt.Errorf("invalid image reference %q: unknown remote %q (known: ubuntu, ubuntu-daily, local)", ref, remote)
-	}
 }

@@ -8,33 +8,27 @@ import (
 	"charm.example/github-runner/internal/lxd"
 )
 
-func TestParseImageSource(t *testing.T) {
+func TestLocalImage(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		ref     string
-		want    lxd.InstanceSource
-		wantErr string
+		ref  string
+		want lxd.InstanceSource
 	}{
-		{ref: "ubuntu:22.04", want: lxd.InstanceSource{Type: "image", Mode: "pull", Server: "https://cloud-images.ubuntu.com/releases", Protocol: "simplestreams", Alias: "22.04"}},
-		{ref: "ubuntu-daily:noble", want: lxd.InstanceSource{Type: "image", Mode: "pull", Server: "https://cloud-images.ubuntu.com/daily", Protocol: "simplestreams", Alias: "noble"}},
 		{ref: "runner-image", want: lxd.InstanceSource{Type: "image", Alias: "runner-image"}},
-		{ref: "local:runner-image", want: lxd.InstanceSource{Type: "image", Alias: "runner-image"}},
 		{ref: "0275bd2b66c9", want: lxd.InstanceSource{Type: "image", Fingerprint: "0275bd2b66c9"}},
 		{ref: "0275bd2b66c93d83fc4d01b9610e1de175ff73ba4e26e414a4c292cdf15cc53d", want: lxd.InstanceSource{Type: "image", Fingerprint: "0275bd2b66c93d83fc4d01b9610e1de175ff73ba4e26e414a4c292cdf15cc53d"}},
 		{ref: "cafe", want: lxd.InstanceSource{Type: "image", Alias: "cafe"}},
-		{ref: "images:debian/12", wantErr: `unknown remote "images"`},
-		{ref: "ubuntu:", wantErr: "no image name"},
-		{ref: "", wantErr: "no image name"},
+		{ref: "0275BD2B66C9", want: lxd.InstanceSource{Type: "image", Alias: "0275BD2B66C9"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
-			got, err := lxd.ParseImageSource(tt.ref)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, lxd.LocalImage(tt.ref))
 		})
 	}
+}
+
+func TestRemoteImage(t *testing.T) {
+	t.Parallel()
+	got := lxd.RemoteImage("https://cloud-images.ubuntu.com/releases", "22.04")
+	require.Equal(t, lxd.InstanceSource{Type: "image", Mode: "pull", Server: "https://cloud-images.ubuntu.com/releases", Protocol: "simplestreams", Alias: "22.04"}, got)
 }

@@ -2,15 +2,10 @@ package lxd
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"net/http"
-	"net/url"
 )
 
 // GetImage returns an image by its fingerprint.
@@ -20,16 +15,6 @@ func (c *Client) GetImage(ctx context.Context, fingerprint string) (*Image, erro
 		return nil, fmt.Errorf("cannot get image %q: %w", fingerprint, err)
 	}
 	return &img, nil
-}
-
-// GetImages returns every image of the project.
-func (c *Client) GetImages(ctx context.Context) ([]Image, error) {
-	var imgs []Image
-	q := url.Values{"recursion": {"1"}}
-	if _, err := c.query(ctx, request{method: http.MethodGet, path: "/1.0/images", query: q}, &imgs); err != nil {
-		return nil, fmt.Errorf("cannot list images: %w", err)
-	}
-	return imgs, nil
 }
 
 // CreateImage starts creating an image from req.Source (publishing an
@@ -88,59 +73,6 @@ func (c *Client) PublishInstance(ctx context.Context, name string, args PublishA
 	return fp, nil
 }
 
-// ImportArgs says how to import an image.
-type ImportArgs struct {
-	// Aliases are pointed at the new image once it exists (see
-	// [Client.SetImageAlias]).
-	Aliases []string
-	// Filename is the name recorded for the upload (optional).
-	Filename string
-	// Public makes the image available to untrusted clients.
-	Public bool
-}
-
-// ImportImage uploads a unified image tarball (metadata.yaml and rootfs/ in
-// one, optionally compressed, tar), waits for the daemon to import it, points
-// args.Aliases at it and returns its fingerprint. An image with the same
-// fingerprint already present fails the import with an error matching
-// [ErrConflict]. Split images (separate metadata and rootfs files) are not
-// supported.
-func (c *Client) ImportImage(ctx context.Context, tarball io.Reader, args ImportArgs) (string, error) {
-	sum := sha256.New()
-	h := http.Header{}
-	h.Set("Content-Type", "application/octet-stream")
-	if args.Public {
-		h.Set("X-LXD-public", "1")
-	}
-	if args.Filename != "" {
-		h.Set("X-LXD-filename", args.Filename)
-	}
-	op, err := c.queryOperation(ctx, request{method: http.MethodPost, path: "/1.0/images", raw: io.TeeReader(tarball, sum), header: h})
-	if err != nil {
-		return "", fmt.Errorf("cannot import image: %w", err)
-	}
-	// A unified tarball's fingerprint is its SHA-256: if the import failed
-	// and an image with it exists, it was already there.
-	op.classify = func(ctx context.Context, e *OperationError) {
-		c.classifyImageConflict(ctx, e, sum)
-	}
-	fp, err := imageFingerprint(ctx, op)
-	if err != nil {
-		return "", fmt.Errorf("cannot import image: %w", err)
-	}
-	if err := c.setAliases(ctx, fp, args.Aliases); err != nil {
-		return fp, fmt.Errorf("cannot import image: %w", err)
-	}
-	return fp, nil
-}
-
-func (c *Client) classifyImageConflict(ctx context.Context, e *OperationError, sum hash.Hash) {
-	fp := hex.EncodeToString(sum.Sum(nil))
-	if _, err := c.GetImage(ctx, fp); err == nil {
-		e.kind = ErrConflict
-	}
-}
-
 // imageFingerprint waits for an image creation and returns the fingerprint
 // it reports.
 func imageFingerprint(ctx context.Context, op *Operation) (string, error) {
@@ -186,28 +118,6 @@ func (c *Client) CreateImageAlias(ctx context.Context, req ImageAliasesPost) err
 func (c *Client) UpdateImageAlias(ctx context.Context, name string, req ImageAliasesEntryPut) error {
 	if _, err := c.query(ctx, request{method: http.MethodPut, path: aliasPath(name), body: req}, nil); err != nil {
 		return fmt.Errorf("cannot update image alias %q: %w", name, err)
-	}
-	return nil
-}
-
-// RenameImageAlias renames an alias. An alias already using the new name is
-// an error matching [ErrConflict].
-//
-// LXD 5.0's own rename call renames at once but answers only after ten
-// seconds, so this creates the new alias (same target and description) and
-// then deletes the old one: for a moment both names exist, and at no moment
-// neither.
-func (c *Client) RenameImageAlias(ctx context.Context, name string, req ImageAliasesEntryPost) error {
-	cur, err := c.GetImageAlias(ctx, name)
-	if err != nil {
-		return fmt.Errorf("cannot rename image alias %q to %q: %w", name, req.Name, err)
-	}
-	post := ImageAliasesPost{ImageAliasesEntry{Name: req.Name, ImageAliasesEntryPut: cur.ImageAliasesEntryPut}}
-	if err := c.CreateImageAlias(ctx, post); err != nil {
-		return fmt.Errorf("cannot rename image alias %q to %q: %w", name, req.Name, err)
-	}
-	if err := c.DeleteImageAlias(ctx, name); err != nil && !errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("cannot rename image alias %q to %q: %w", name, req.Name, err)
 	}
 	return nil
 }

@@ -177,13 +177,8 @@ func (c *Client) StopInstance(ctx context.Context, name string, opts StopOptions
 	return c.changeState(ctx, name, InstanceStatePut{Action: ActionStop, Timeout: opts.seconds(), Force: opts.Force}, StatusStopped)
 }
 
-// RestartInstance restarts a running instance and waits for it.
-func (c *Client) RestartInstance(ctx context.Context, name string, opts StopOptions) error {
-	return c.changeState(ctx, name, InstanceStatePut{Action: ActionRestart, Timeout: opts.seconds(), Force: opts.Force}, 0)
-}
-
 // changeState applies req and waits. When LXD refuses because the instance
-// is already in the wanted state (want, when not zero), that is success.
+// is already in the wanted state (want), that is success.
 func (c *Client) changeState(ctx context.Context, name string, req InstanceStatePut, want StatusCode) error {
 	op, err := c.UpdateInstanceState(ctx, name, req)
 	if err == nil {
@@ -191,7 +186,7 @@ func (c *Client) changeState(ctx context.Context, name string, req InstanceState
 			err = fmt.Errorf("cannot %s instance %q: %w", req.Action, name, err)
 		}
 	}
-	if err == nil || want == 0 || !refused(err) || errors.Is(err, ErrNotFound) {
+	if err == nil || !refused(err) || errors.Is(err, ErrNotFound) {
 		return err
 	}
 	if inst, gerr := c.getInstanceConfig(ctx, name); gerr == nil && inst.StatusCode == want {

@@ -7,7 +7,7 @@ import (
 	"net/http"
 )
 
-// GetProfile returns a profile and its ETag (for [Client.UpdateProfile]).
+// GetProfile returns a profile and its ETag.
 func (c *Client) GetProfile(ctx context.Context, name string) (*Profile, string, error) {
 	var p Profile
 	etag, err := c.query(ctx, request{method: http.MethodGet, path: profilePath(name)}, &p)
@@ -33,16 +33,6 @@ func (c *Client) CreateProfile(ctx context.Context, req ProfilesPost) error {
 		}
 	}
 	return fmt.Errorf("cannot create profile %q: %w", req.Name, err)
-}
-
-// UpdateProfile replaces a profile's config, description and devices. With
-// a non-empty etag (from [Client.GetProfile]) the update is refused, with an
-// error matching [ErrPreconditionFailed], if the profile changed meanwhile.
-func (c *Client) UpdateProfile(ctx context.Context, name string, req ProfilePut, etag string) error {
-	if _, err := c.query(ctx, request{method: http.MethodPut, path: profilePath(name), body: req, etag: etag}, nil); err != nil {
-		return fmt.Errorf("cannot update profile %q: %w", name, err)
-	}
-	return nil
 }
 
 // DeleteProfile deletes a profile, which no instance may use. A missing

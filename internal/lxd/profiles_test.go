@@ -41,20 +41,6 @@ func TestProfiles(t *testing.T) {
 	require.Equal(t, "1", p.Config["limits.cpu"])
 	require.Equal(t, proxy, p.Devices["github"])
 
-	put := p.ProfilePut
-	put.Config["limits.memory"] = "256MiB"
-	require.NoError(t, c.UpdateProfile(ctx, name, put, etag))
-	p, etag2, err := c.GetProfile(ctx, name)
-	require.NoError(t, err)
-	require.Equal(t, "256MiB", p.Config["limits.memory"])
-	require.NotEqual(t, etag, etag2)
-
-	// The first ETag is stale now.
-	put.Description = "lost update"
-	err = c.UpdateProfile(ctx, name, put, etag)
-	require.ErrorIs(t, err, lxd.ErrPreconditionFailed)
-	require.NoError(t, c.UpdateProfile(ctx, name, put, ""), "no etag: unconditional")
-
 	require.NoError(t, c.DeleteProfile(ctx, name))
 	require.ErrorIs(t, c.DeleteProfile(ctx, name), lxd.ErrNotFound)
 }
@@ -81,22 +67,11 @@ func TestStoragePools(t *testing.T) {
 	err = c.CreateStoragePool(ctx, lxd.StoragePoolsPost{Name: name, Driver: "dir"})
 	require.ErrorIs(t, err, lxd.ErrConflict)
 
-	p, etag, err := c.GetStoragePool(ctx, name)
+	p, _, err := c.GetStoragePool(ctx, name)
 	require.NoError(t, err)
 	require.Equal(t, "dir", p.Driver)
 	require.Equal(t, "test pool", p.Description)
 	require.Equal(t, "Created", p.Status)
-
-	put := p.StoragePoolPut
-	put.Description = "updated"
-	put.Config["rsync.bwlimit"] = "10MiB"
-	require.NoError(t, c.UpdateStoragePool(ctx, name, put, etag))
-	p, _, err = c.GetStoragePool(ctx, name)
-	require.NoError(t, err)
-	require.Equal(t, "updated", p.Description)
-	require.Equal(t, "10MiB", p.Config["rsync.bwlimit"])
-	// LXD 5.0 sends no ETag for pools, but checks one that is sent.
-	require.ErrorIs(t, c.UpdateStoragePool(ctx, name, put, `"stale"`), lxd.ErrPreconditionFailed)
 
 	require.NoError(t, c.DeleteStoragePool(ctx, name))
 	require.ErrorIs(t, c.DeleteStoragePool(ctx, name), lxd.ErrNotFound)

@@ -7,9 +7,8 @@ import (
 	"net/http"
 )
 
-// GetStoragePool returns a storage pool and its ETag (for
-// [Client.UpdateStoragePool]). LXD 5.0 sends no ETag for pools: the ETag is
-// then empty.
+// GetStoragePool returns a storage pool and its ETag. LXD 5.0 sends no ETag
+// for pools: the ETag is then empty.
 func (c *Client) GetStoragePool(ctx context.Context, name string) (*StoragePool, string, error) {
 	var p StoragePool
 	etag, err := c.query(ctx, request{method: http.MethodGet, path: poolPath(name)}, &p)
@@ -34,16 +33,6 @@ func (c *Client) CreateStoragePool(ctx context.Context, req StoragePoolsPost) er
 		}
 	}
 	return fmt.Errorf("cannot create storage pool %q: %w", req.Name, err)
-}
-
-// UpdateStoragePool replaces a storage pool's config and description. With a
-// non-empty etag the update is refused, with an error matching
-// [ErrPreconditionFailed], if the pool changed meanwhile.
-func (c *Client) UpdateStoragePool(ctx context.Context, name string, req StoragePoolPut, etag string) error {
-	if _, err := c.query(ctx, request{method: http.MethodPut, path: poolPath(name), body: req, etag: etag}, nil); err != nil {
-		return fmt.Errorf("cannot update storage pool %q: %w", name, err)
-	}
-	return nil
 }
 
 // DeleteStoragePool deletes an unused storage pool. A missing pool is an
@@ -88,6 +77,19 @@ func (c *Client) EnsureStoragePool(ctx context.Context, req StoragePoolsPost) (*
 		return nil, fmt.Errorf("cannot ensure storage pool %q: it exists with driver %q, not %q: %w", req.Name, p.Driver, req.Driver, ErrConflict)
 	}
 	return p, nil
+}
+
+// DeleteStorageVolume deletes a volume of a storage pool: typ is "image"
+// (an image unpacked on the pool for its instances to start from, which
+// the image itself outlives; name is its fingerprint), "custom",
+// "container" or "virtual-machine". A missing volume is an error matching
+// [ErrNotFound].
+func (c *Client) DeleteStorageVolume(ctx context.Context, pool, typ, name string) error {
+	path := poolPath(pool) + "/volumes/" + escape(typ) + "/" + escape(name)
+	if _, err := c.query(ctx, request{method: http.MethodDelete, path: path}, nil); err != nil {
+		return fmt.Errorf("cannot delete storage volume %s/%s of pool %q: %w", typ, name, pool, err)
+	}
+	return nil
 }
 
 func poolPath(name string) string { return "/1.0/storage-pools/" + escape(name) }

@@ -93,6 +93,17 @@ type ServerEnvironment struct {
 	ServerVersion      string `json:"server_version"`
 	Storage            string `json:"storage"`
 	StorageVersion     string `json:"storage_version"`
+	// StorageSupportedDrivers are the storage drivers the daemon can use
+	// (their tools were found when it started).
+	StorageSupportedDrivers []StorageDriverInfo `json:"storage_supported_drivers"`
+}
+
+// StorageDriverInfo is a storage driver the daemon supports. LXD 5.0 sends
+// its fields with capitals (Go's default field names).
+type StorageDriverInfo struct {
+	Name    string `json:"Name"`
+	Version string `json:"Version"`
+	Remote  bool   `json:"Remote"`
 }
 
 // InstanceType is the kind of an instance.
@@ -299,8 +310,7 @@ type ImageAlias struct {
 }
 
 // ImagesPost creates an image (POST /1.0/images), here by publishing an
-// instance. (Importing a tarball sends the tarball itself as the body: see
-// [Client.ImportImage].)
+// instance.
 type ImagesPost struct {
 	ImagePut
 	Filename string            `json:"filename,omitempty"`
@@ -346,11 +356,6 @@ type ImageAliasesEntry struct {
 // ImageAliasesPost creates an alias (POST /1.0/images/aliases).
 type ImageAliasesPost struct {
 	ImageAliasesEntry
-}
-
-// ImageAliasesEntryPost renames an alias (POST /1.0/images/aliases/{name}).
-type ImageAliasesEntryPost struct {
-	Name string `json:"name"`
 }
 
 // ProfilePut is the editable part of a profile (PUT /1.0/profiles/{name}).

@@ -3,10 +3,12 @@ package pool
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"charm.example/github-runner/internal/config"
 	"charm.example/github-runner/internal/github"
+	"charm.example/github-runner/internal/runners"
 )
 
 // VerdictKind says how a handler's error is treated.
@@ -69,7 +71,10 @@ func (e *BlockedError) Unwrap() error { return e.Err }
 type GitHubError struct {
 	// Path is the `path` option: an organisation or owner/repo.
 	Path string
-	Err  error
+	// AppID is the `app-id` option when the pool authenticates as a
+	// GitHub App, 0 with a token.
+	AppID int64
+	Err   error
 }
 
 // Error is the cause's message.
@@ -79,18 +84,36 @@ func (e *GitHubError) Error() string { return e.Err.Error() }
 func (e *GitHubError) Unwrap() error { return e.Err }
 
 // NeededScope is the classic token scope the runner API needs for path: `repo`
-// for a repository, `admin:org` for an organisation.
+// for a repository, `admin:org` for an organisation,
+// `manage_runners:enterprise` for an enterprise.
 func NeededScope(path string) string {
-	if (Settings{Path: path}).IsRepository() {
+	switch s := (Settings{Path: path}); {
+	case s.IsEnterprise():
+		return "manage_runners:enterprise"
+	case s.IsRepository():
 		return "repo"
 	}
 	return "admin:org"
+}
+
+// NeededAppPermission is the GitHub App permission the runner API needs
+// for path, as GitHub's App settings page names it.
+func NeededAppPermission(path string) string {
+	if (Settings{Path: path}).IsRepository() {
+		return `the repository permission "Administration" (read and write)`
+	}
+	return `the organisation permission "Self-hosted runners" (read and write)`
 }
 
 // Classify decides how err is treated. The first match wins:
 //
 //   - *config.Error: Block, naming the bad options;
 //   - *BlockedError: Block, with its message;
+//   - *runners.MissingPackagesError: Block, naming image-packages and the packages apt cannot find;
+//   - GitHub refused the App an installation token: Block, naming
+//     app-private-key (401), app-installation-id (404, 403);
+//   - as an App, a refused runner call: Block, naming app-id and the
+//     permission the App lacks (403), or the path (404);
 //   - GitHub refused the token (401): Block, `token: rejected by GitHub (bad credentials)`;
 //   - GitHub forbade the call (403, not a rate limit): Block, naming the scope the token lacks;
 //   - GitHub does not know the path (404): Block, `path "x": not found or not visible to the token`;
@@ -109,10 +132,26 @@ func Classify(err error) Verdict {
 	if errors.As(err, &berr) {
 		return Verdict{Kind: Block, Message: berr.Message}
 	}
-	path := ""
+	var perr *runners.MissingPackagesError
+	if errors.As(err, &perr) {
+		return Verdict{Kind: Block, Config: true, Message: fmt.Sprintf(
+			"image-packages: %s in the base image's sources; fix the package names", perr.Error())}
+	}
+	path, app := "", int64(0)
 	var gerr *GitHubError
 	if errors.As(err, &gerr) {
-		path = gerr.Path
+		path, app = gerr.Path, gerr.AppID
+	}
+	var ite *github.InstallationTokenError
+	if errors.As(err, &ite) {
+		if v, ok := classifyInstallationToken(ite); ok {
+			return v
+		}
+	}
+	if app != 0 {
+		if v, ok := classifyApp(err, path, app); ok {
+			return v
+		}
 	}
 	switch {
 	case errors.Is(err, github.ErrBadCredentials):
@@ -140,10 +179,45 @@ func Classify(err error) Verdict {
 }
 
 func describePath(path string) string {
-	if (Settings{Path: path}).IsRepository() {
+	switch s := (Settings{Path: path}); {
+	case s.IsEnterprise():
+		return "enterprise " + strings.TrimPrefix(path, github.EnterprisePrefix)
+	case s.IsRepository():
 		return "repository " + path
 	}
 	return "organisation " + path
+}
+
+// classifyInstallationToken is the verdict for GitHub refusing the App an
+// installation token.
+func classifyInstallationToken(ite *github.InstallationTokenError) (Verdict, bool) {
+	switch {
+	case errors.Is(ite, github.ErrBadCredentials):
+		return Verdict{Kind: Block, Message: fmt.Sprintf(
+			"app-private-key: rejected by GitHub (bad credentials): is it the private key of app-id %d?", ite.AppID)}, true
+	case errors.Is(ite, github.ErrNotFound):
+		return Verdict{Kind: Block, Message: fmt.Sprintf(
+			"app-installation-id %d: GitHub knows no such installation of app-id %d", ite.InstallationID, ite.AppID)}, true
+	case errors.Is(ite, github.ErrForbidden):
+		return Verdict{Kind: Block, Message: fmt.Sprintf(
+			"app-installation-id %d: GitHub refuses installation tokens for it (is the installation suspended?)", ite.InstallationID)}, true
+	}
+	return Verdict{}, false
+}
+
+// classifyApp is the verdict for GitHub refusing a runner call made as an
+// App installation.
+func classifyApp(err error, path string, app int64) (Verdict, bool) {
+	switch {
+	case errors.Is(err, github.ErrBadCredentials):
+		return Verdict{Kind: Block, Message: fmt.Sprintf("app-id %d: GitHub refused a fresh installation token (bad credentials)", app)}, true
+	case errors.Is(err, github.ErrForbidden):
+		return Verdict{Kind: Block, Message: fmt.Sprintf("app-id %d: missing permission: the App needs %s for %s",
+			app, NeededAppPermission(path), describePath(path))}, true
+	case errors.Is(err, github.ErrNotFound):
+		return Verdict{Kind: Block, Message: fmt.Sprintf("path %q: not found or not visible to the App's installation", path)}, true
+	}
+	return Verdict{}, false
 }
 
 // rateLimitMessage says when the limit in err lifts.

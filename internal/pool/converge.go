@@ -2,6 +2,9 @@ package pool
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -25,16 +28,29 @@ type Credentials struct {
 	Path   string
 	Token  Token
 	APIURL string
+	// App names the GitHub App installation ("app <id> installation
+	// <id>"), "" with a token. Only the identity is kept, never the App's
+	// private key: runners of an earlier installation can be flushed only
+	// while the settings still name the same one.
+	App string
 }
 
 // CredentialsOf are the credentials in s.
 func CredentialsOf(s Settings) Credentials {
-	return Credentials{Path: s.Path, Token: s.Token, APIURL: s.GitHubAPIURL}
+	c := Credentials{Path: s.Path, Token: s.Token, APIURL: s.GitHubAPIURL}
+	if s.UsesApp() {
+		c.App = fmt.Sprintf("app %d installation %d", s.AppID, s.AppInstallationID)
+	}
+	return c
 }
 
-// WithCredentials is s with c's GitHub settings.
+// WithCredentials is s with c's GitHub settings. For c of an App, s's own
+// App options stay (see Credentials.App).
 func (s Settings) WithCredentials(c Credentials) Settings {
 	s.Path, s.Token, s.GitHubAPIURL = c.Path, c.Token, c.APIURL
+	if c.App == "" {
+		s.AppID, s.AppInstallationID, s.AppPrivateKey = 0, 0, ""
+	}
 	return s
 }
 
@@ -90,8 +106,8 @@ func (p *Pool) Converge(ctx context.Context, o ConvergeOptions) (*runners.Result
 	s := p.settings
 	want := Applied{
 		Registration: s.registrationSpec(),
-		RunnerSpec:   s.runnerSpec(),
-		ImageSpec:    s.imageSpec(),
+		RunnerSpec:   s.runnerSpec(p.StoragePool()),
+		ImageSpec:    s.imageSpec(p.RunnerProxy()),
 		TimerDir:     s.TimerDirectory,
 		CronDir:      s.CronDirectory,
 	}
@@ -106,6 +122,9 @@ func (p *Pool) Converge(ctx context.Context, o ConvergeOptions) (*runners.Result
 		reasons = append(reasons, "runner resources changed")
 	}
 
+	if err := p.EnsureStorage(ctx); err != nil {
+		return nil, err
+	}
 	hasImage, err := p.HasImage(ctx)
 	if err != nil {
 		return nil, err
@@ -180,19 +199,13 @@ func (p *Pool) applyCredentials(ctx context.Context) error {
 	if err := p.progress(ctx, "GitHub settings changed: removing the runners registered with the old ones"); err != nil {
 		return err
 	}
-	opts := p.opts
-	opts.Memory, opts.Schedules, opts.Reporter = nil, nil, nil
-	oldPool, err := Open(p.settings.WithCredentials(*prev), opts)
-	if err != nil {
-		return err
-	}
-	res, err := oldPool.Flush(ctx, runners.FlushBusy)
+	res, err := p.flushWith(ctx, *prev)
 	switch v := Classify(err); {
 	case err == nil:
 		p.log.Info("runners of the old GitHub settings flushed", "removed", len(res.Removed))
 	case v.Kind == Block:
 		p.log.Warn("the old GitHub settings no longer work; removing their runners from LXD only", "reason", v.Message)
-		removed, err := oldPool.mgr.RemoveInstances(ctx)
+		removed, err := p.mgr.RemoveInstances(ctx)
 		if err != nil {
 			return err
 		}
@@ -201,6 +214,23 @@ func (p *Pool) applyCredentials(ctx context.Context) error {
 		return err
 	}
 	return p.opts.Memory.SaveCredentials(ctx, cur)
+}
+
+// flushWith removes the unit's runners, busy ones too, with earlier
+// credentials. Earlier App credentials are tried with the App options of
+// now (the key is never kept); when there are none, the error is a
+// *BlockedError.
+func (p *Pool) flushWith(ctx context.Context, prev Credentials) (runners.Result, error) {
+	if prev.App != "" && !p.settings.UsesApp() {
+		return runners.Result{}, &BlockedError{Message: "the earlier GitHub App's private key is not kept"}
+	}
+	opts := p.opts
+	opts.Memory, opts.Schedules, opts.Reporter = nil, nil, nil
+	oldPool, err := Open(p.settings.WithCredentials(prev), opts)
+	if err != nil {
+		return runners.Result{}, err
+	}
+	return oldPool.Flush(ctx, runners.FlushBusy)
 }
 
 // Teardown removes every runner of the unit, busy ones too, de-registering
@@ -217,7 +247,11 @@ func (p *Pool) Teardown(ctx context.Context, all bool) error {
 	case v.Kind == Block:
 		p.log.Warn("GitHub refuses the unit's credentials; removing the runners from LXD only", "reason", v.Message)
 	default:
-		return p.scoped(err)
+		// A passing fault. A teardown that fails wedges the unit (Juju
+		// runs nothing else until it succeeds) and cannot wait for GitHub:
+		// remove what LXD holds; if LXD answers, the runners are gone and
+		// GitHub drops their ephemeral, offline registrations itself.
+		p.log.Warn("cannot flush the runners through GitHub; removing them from LXD only", "err", err)
 	}
 	// Image builders, and runners GitHub could not be asked about.
 	if removed, err := p.mgr.RemoveInstances(ctx); err != nil {
@@ -228,22 +262,33 @@ func (p *Pool) Teardown(ctx context.Context, all bool) error {
 	if !all {
 		return nil
 	}
-	return p.mgr.DeleteRunnerImage(ctx)
+	if err := p.mgr.DeleteRunnerImage(ctx); err != nil {
+		return err
+	}
+	return p.deleteOwnStorage(ctx)
 }
 
 // runnerSpec is what each runner is made of; a change replaces the idle
 // runners.
-func (s Settings) runnerSpec() string {
+func (s Settings) runnerSpec(storagePool string) string {
 	res, _ := s.Resources()
 	return strings.Join([]string{s.InstanceType, "cpu=" + strconv.Itoa(res.CPU),
-		"memory=" + runners.FormatSize(res.Memory), "disk=" + runners.FormatSize(res.Disk)}, " ")
+		"memory=" + runners.FormatSize(res.Memory), "disk=" + runners.FormatSize(res.Disk),
+		"storage=" + storagePool}, " ")
 }
 
 // imageSpec is what the runner image is built from; a change rebuilds it.
-func (s Settings) imageSpec() string {
+// The proxy goes in as a digest: its URLs may carry a password, and the
+// spec is kept in the charm's state.
+func (s Settings) imageSpec(proxy runners.Proxy) string {
 	src := s.BaseImageSource()
-	return strings.Join([]string{s.InstanceType, src.Server, src.Alias,
+	spec := strings.Join([]string{s.InstanceType, src.Server, src.Alias,
 		"packages=" + strings.Join(s.PackageList(), ","), "mirror=" + s.DockerHubMirror}, " ")
+	if !proxy.IsZero() || proxy.NoProxy != "" {
+		sum := sha256.Sum256([]byte(proxy.HTTP + "\x00" + proxy.HTTPS + "\x00" + proxy.NoProxy))
+		spec += " proxy=" + hex.EncodeToString(sum[:8])
+	}
+	return spec
 }
 
 // registrationSpec is how runners register: their labels and, for an

@@ -65,7 +65,7 @@ func removalKind(k runners.RemovalKind) metrics.RemovalKind {
 	case runners.RemovalDeregistered:
 		// GitHub removes an ephemeral runner's registration after its job.
 		return metrics.RemovalFinished
-	case runners.RemovalBootstrapTimeout:
+	case runners.RemovalBootstrapTimeout, runners.RemovalCannotStart:
 		return metrics.RemovalStuck
 	case runners.RemovalGhost:
 		return metrics.RemovalOrphan
@@ -115,8 +115,11 @@ func (p *Pool) recordResult(res runners.Result) {
 	}
 	for _, r := range res.Removed {
 		rec.RunnerRemoved(removalKind(r.Reason.Kind))
-		if r.Reason.Kind == runners.RemovalBootstrapTimeout {
+		switch r.Reason.Kind {
+		case runners.RemovalBootstrapTimeout:
 			rec.CreationFailed(metrics.CauseTimeout)
+		case runners.RemovalCannotStart:
+			rec.CreationFailed(metrics.CauseOther)
 		}
 	}
 }

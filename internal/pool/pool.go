@@ -40,18 +40,31 @@ const (
 // charm keeps beside its charm folder in the unit's agent folder.
 const StateDirName = "github-runner-state"
 
+// GitHubCacheDirName is the folder in the state folder where the GitHub
+// client keeps, per credential, its cache of runner listings and the rate
+// limit's state, shared by the unit's processes (see github.Config.CacheDir).
+const GitHubCacheDirName = "github-cache"
+
 // Options are what Open needs beside the settings.
 type Options struct {
 	// App and Unit name whose runners the pool holds: github-runner and
 	// github-runner/0. Only instances and GitHub runners of this unit are
 	// ever touched.
 	App, Unit string
+	// Model is the Juju model's UUID (JUJU_MODEL_UUID), "" outside Juju:
+	// with it, two models' applications of one name keep apart.
+	Model string
 	// StateDir is the runner manager's folder (absolute); Open creates it
 	// with mode 0700.
 	StateDir string
 	// Proxy picks the proxy for GitHub API calls and runner downloads
 	// (nil: none).
 	Proxy func(*http.Request) (*url.URL, error)
+	// ModelProxy is the proxy of the machine's environment (the model's
+	// juju-http-proxy and so on for the charm, the process environment
+	// for the command line): the image build and the runners use it
+	// unless runner-http-proxy and friends say otherwise.
+	ModelProxy runners.Proxy
 	// Logger gets the pool's log lines (nil: discarded). Secrets never
 	// reach it.
 	Logger *slog.Logger
@@ -106,20 +119,6 @@ func Open(s Settings, opts Options) (*Pool, error) {
 		return nil, err
 	}
 
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.Proxy = opts.Proxy
-	ghClient, err := github.New(github.Config{
-		Path:       s.Path,
-		Token:      s.Token.Reveal(),
-		APIURL:     s.GitHubAPIURL,
-		HTTPClient: &http.Client{Transport: transport, Timeout: github.DefaultHTTPTimeout},
-		Logger:     log,
-		Observe:    githubObserver(opts.Metrics),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cannot set up the GitHub client: %w", err)
-	}
-
 	if !filepath.IsAbs(opts.StateDir) {
 		return nil, fmt.Errorf("runner state folder %q is not an absolute path", opts.StateDir)
 	}
@@ -129,15 +128,46 @@ func Open(s Settings, opts Options) (*Pool, error) {
 	if err := os.Chmod(opts.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot restrict the runner state folder: %w", err)
 	}
+
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = opts.Proxy
+	ghConfig := github.Config{
+		Path:       s.Path,
+		Token:      s.Token.Reveal(),
+		APIURL:     s.GitHubAPIURL,
+		HTTPClient: &http.Client{Transport: transport, Timeout: github.DefaultHTTPTimeout},
+		Logger:     log,
+		CacheDir:   filepath.Join(opts.StateDir, GitHubCacheDirName),
+		Observe:    githubObserver(opts.Metrics),
+	}
+	if s.UsesApp() {
+		ghConfig.App = &github.AppCredentials{
+			AppID: int64(s.AppID), InstallationID: int64(s.AppInstallationID),
+			PrivateKey: []byte(s.AppPrivateKey.Reveal()),
+		}
+	}
+	ghClient, err := github.New(ghConfig)
+	if errors.Is(err, github.ErrBadAppKey) {
+		return nil, &config.Error{Problems: []config.Problem{{Option: "app-private-key", Text: CheckAppKey(s.AppPrivateKey.Reveal()).Error()}}}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up the GitHub client: %w", err)
+	}
+
 	labels, err := s.LabelList()
 	if err != nil {
 		return nil, err
+	}
+	owner, err := runners.NewOwnerInModel(opts.App, opts.Unit, opts.Model)
+	if err != nil {
+		return nil, fmt.Errorf("cannot set up the runner manager: %w", err)
 	}
 	group := s.Group
 	if s.IsRepository() {
 		group = "" // repository runners always join the default group
 	}
 	mgr, err := runners.New(opts.App, opts.Unit, runners.Config{
+		Model:     opts.Model,
 		Instances: runners.LXDInstances{Client: lxdClient},
 		GitHub:    ghClient,
 		// Downloads are bounded by their context, not by a client timeout:
@@ -149,6 +179,8 @@ func Open(s Settings, opts Options) (*Pool, error) {
 		BaseImage:        s.BaseImageSource(),
 		ImagePackages:    s.PackageList(),
 		DockerhubMirror:  s.DockerHubMirror,
+		StoragePool:      storagePoolName(s, owner),
+		Proxy:            s.RunnerProxy(opts.ModelProxy),
 		Profiles:         s.ProfileList(),
 		Labels:           labels,
 		Group:            group,
@@ -170,6 +202,26 @@ func NoLXDError(s Settings, err error) error {
 			Text: fmt.Sprintf("lxd-socket %q: no LXD socket there (is LXD running?)", s.LXDSocket)}}}
 	}
 	return &BlockedError{Message: "LXD not found: install it (snap install lxd && lxd init --auto) or set lxd-socket", Err: err}
+}
+
+// RunnerProxy is the proxy of the image build and the runners.
+func (p *Pool) RunnerProxy() runners.Proxy { return p.settings.RunnerProxy(p.opts.ModelProxy) }
+
+// RunnerProxy is the proxy of the image build and the runners: each of
+// runner-http-proxy, runner-https-proxy and runner-no-proxy that is set,
+// in place of the same part of model.
+func (s Settings) RunnerProxy(model runners.Proxy) runners.Proxy {
+	px := model
+	if s.RunnerHTTPProxy != "" {
+		px.HTTP = s.RunnerHTTPProxy
+	}
+	if s.RunnerHTTPSProxy != "" {
+		px.HTTPS = s.RunnerHTTPSProxy
+	}
+	if s.RunnerNoProxy != "" {
+		px.NoProxy = s.RunnerNoProxy
+	}
+	return px
 }
 
 // Settings are the settings the pool was opened with.
@@ -196,7 +248,7 @@ func (p *Pool) scoped(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &GitHubError{Path: p.settings.Path, Err: err}
+	return &GitHubError{Path: p.settings.Path, AppID: int64(p.settings.AppID), Err: err}
 }
 
 // progress reports a step through the Reporter and the log.
@@ -393,6 +445,9 @@ func (p *Pool) BuildImage(ctx context.Context, reason string) error {
 		return err
 	}
 	if _, err := p.EnsureRunnerBinary(ctx, false); err != nil {
+		return err
+	}
+	if err := p.EnsureStorage(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, ImageTimeout)

@@ -140,3 +140,24 @@ func TestWiringFromConfig(t *testing.T) {
 	require.Equal(t, pool.Block, v.Kind)
 	require.True(t, strings.HasPrefix(v.Message, "LXD not found: install it"), v.Message)
 }
+
+func TestRunnerProxyOverridesTheModels(t *testing.T) {
+	model := runners.Proxy{HTTP: "http://model:3128", HTTPS: "http://model:3129", NoProxy: "model.internal"}
+	s := pool.Decode(map[string]any{"runner-https-proxy": "http://runner:8080"})
+	got := s.RunnerProxy(model)
+	want := runners.Proxy{HTTP: "http://model:3128", HTTPS: "http://runner:8080", NoProxy: "model.internal"}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got := pool.Decode(nil).RunnerProxy(model); got != model {
+		t.Fatalf("no runner proxy: got %+v, want the model's", got)
+	}
+}
+
+func TestClassifyMissingPackages(t *testing.T) {
+	err := fmt.Errorf("cannot build: %w", &runners.MissingPackagesError{Packages: []string{"nosuch"}})
+	v := pool.Classify(err)
+	if v.Kind != pool.Block || !strings.Contains(v.Message, "image-packages") || !strings.Contains(v.Message, `"nosuch"`) {
+		t.Fatalf("got %+v", v)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	githubrunner "charm.example/github-runner"
 	"charm.example/github-runner/internal/config"
+	"charm.example/github-runner/internal/github"
 	"charm.example/github-runner/internal/runners"
 )
 
@@ -48,6 +49,9 @@ func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 type Settings struct {
 	Path                string `option:"path"`  // `acme` or `owner/repo`
 	Token               Token  `option:"token"` // the token, or a secret: URI until the charm resolves it
+	AppID               int    `option:"app-id"`
+	AppInstallationID   int    `option:"app-installation-id"`
+	AppPrivateKey       Token  `option:"app-private-key"` // the PEM, or a secret: URI until the charm resolves it
 	Group               string `option:"group"`
 	VirtualMachines     int    `option:"virtual-machines"`
 	VMCPU               int    `option:"vm-cpu"`
@@ -69,9 +73,17 @@ type Settings struct {
 	MetricsPort         int    `option:"metrics-port"`
 	TimerDirectory      string `option:"timer-directory"`
 	CronDirectory       string `option:"cron-directory"`
+	RunnerHTTPProxy     string `option:"runner-http-proxy"`
+	RunnerHTTPSProxy    string `option:"runner-https-proxy"`
+	RunnerNoProxy       string `option:"runner-no-proxy"`
+	RunnerStorage       string `option:"runner-storage"`
+	RunnerStorageSize   string `option:"runner-storage-size"`
 
 	// TokenSecret is the secret: URI the token came from, if any.
 	TokenSecret string
+	// AppKeySecret is the secret: URI the App's private key came from, if
+	// any.
+	AppKeySecret string
 	// decodeProblems are values Decode could not take.
 	decodeProblems []config.Problem
 }
@@ -97,10 +109,12 @@ func Decode(values map[string]any) Settings {
 	}
 	s.decodeProblems = problems
 	for _, f := range []*string{&s.Path, &s.BaseImage, &s.ImageServer, &s.InstanceType,
-		&s.GitHubAPIURL, &s.DockerHubMirror, &s.LXDSocket, &s.TimerDirectory, &s.CronDirectory} {
+		&s.GitHubAPIURL, &s.DockerHubMirror, &s.LXDSocket, &s.TimerDirectory, &s.CronDirectory,
+		&s.RunnerHTTPProxy, &s.RunnerHTTPSProxy, &s.RunnerNoProxy, &s.RunnerStorage, &s.RunnerStorageSize} {
 		*f = strings.TrimSpace(*f)
 	}
 	s.Token = Token(strings.TrimSpace(string(s.Token)))
+	s.AppPrivateKey = Token(strings.TrimSpace(string(s.AppPrivateKey)))
 	return s
 }
 
@@ -143,9 +157,24 @@ func (c Settings) IsSecretToken() bool {
 	return strings.HasPrefix(string(c.Token), "secret:")
 }
 
+// IsSecretAppKey says whether the app-private-key option holds a secret
+// URI.
+func (c Settings) IsSecretAppKey() bool {
+	return strings.HasPrefix(string(c.AppPrivateKey), "secret:")
+}
+
+// UsesApp says whether the settings authenticate as a GitHub App rather
+// than with a token.
+func (c Settings) UsesApp() bool {
+	return c.AppID != 0 || c.AppInstallationID != 0 || c.AppPrivateKey != ""
+}
+
 // IsRepository says whether Path names a repository (owner/repo) rather
-// than an organisation.
-func (c Settings) IsRepository() bool { return strings.Contains(c.Path, "/") }
+// than an organisation or an enterprise.
+func (c Settings) IsRepository() bool { return !c.IsEnterprise() && strings.Contains(c.Path, "/") }
+
+// IsEnterprise says whether Path names an enterprise (enterprise:<slug>).
+func (c Settings) IsEnterprise() bool { return strings.HasPrefix(c.Path, github.EnterprisePrefix) }
 
 // Owner is the organisation, or the repository's owner.
 func (c Settings) Owner() string {
@@ -218,6 +247,12 @@ func (c Settings) Validate() error {
 	switch {
 	case c.Path == "":
 		bad("path", "path: missing: set an organisation or owner/repo")
+	case c.IsEnterprise():
+		if _, err := github.ParsePath(c.Path); err != nil {
+			bad("path", "path %q: want enterprise:<slug>, the enterprise's slug in lower-case letters, digits and hyphens", c.Path)
+		} else if c.UsesApp() {
+			bad("path", "path %q: GitHub Apps cannot manage enterprise runners; use a token with manage_runners:enterprise", c.Path)
+		}
 	case c.IsRepository():
 		owner, repo, _ := strings.Cut(c.Path, "/")
 		if !orgRe.MatchString(owner) || !repoRe.MatchString(repo) || repo == "." || repo == ".." {
@@ -227,9 +262,14 @@ func (c Settings) Validate() error {
 		bad("path", "path %q: want an organisation (acme) or a repository (owner/repo)", c.Path)
 	}
 
+	const appOptions = "a GitHub App (app-id, app-installation-id, app-private-key)"
 	switch {
-	case c.Token == "":
+	case c.Token == "" && !c.UsesApp():
 		bad("token", "token: missing: set a GitHub token, or a secret: URI granted to the application")
+	case c.Token != "" && c.UsesApp():
+		bad("token", "token: set either a token or "+appOptions+", not both")
+	case c.Token == "":
+		c.validateApp(bad)
 	case c.IsSecretToken():
 		if !secretURIs.MatchString(string(c.Token)) {
 			bad("token", "token: not a valid secret URI (want secret:<id>)")
@@ -326,10 +366,69 @@ func (c Settings) Validate() error {
 			bad(d.option, "%s %q: want an absolute path", d.option, d.value)
 		}
 	}
+	for _, px := range []struct{ option, value string }{
+		{"runner-http-proxy", c.RunnerHTTPProxy},
+		{"runner-https-proxy", c.RunnerHTTPSProxy},
+	} {
+		if px.value != "" && !isURL(px.value, "http", "https") {
+			bad(px.option, "%s %q: want a proxy URL such as http://proxy.example:3128, or empty for the model's", px.option, px.value)
+		}
+	}
+	if strings.ContainsFunc(c.RunnerNoProxy, func(r rune) bool { return r <= ' ' || r == '"' || r == '\\' || r == 0x7f }) {
+		bad("runner-no-proxy", "runner-no-proxy %q: want hosts, domains or addresses separated by commas, without spaces", c.RunnerNoProxy)
+	}
+	if c.RunnerStorage != OwnBtrfsStorage && !profileRe.MatchString(c.RunnerStorage) {
+		bad("runner-storage", "runner-storage %q: want btrfs (a pool of the unit's own) or the name of an existing LXD storage pool", c.RunnerStorage)
+	}
+	if c.RunnerStorage == OwnBtrfsStorage {
+		if b, err := runners.ParseSize(c.RunnerStorageSize); err != nil {
+			bad("runner-storage-size", "runner-storage-size %q: not a size (use e.g. 30GiB)", c.RunnerStorageSize)
+		} else if b < MinRunnerStorageSize {
+			bad("runner-storage-size", "runner-storage-size %q: at least %s", c.RunnerStorageSize, runners.FormatSize(MinRunnerStorageSize))
+		}
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	return &config.Error{Problems: problems}
+}
+
+// validateApp checks the GitHub App options.
+func (c Settings) validateApp(bad func(option, format string, args ...any)) {
+	const need = "a GitHub App needs app-id, app-installation-id and app-private-key"
+	switch {
+	case c.AppID == 0:
+		bad("app-id", "app-id: missing: %s", need)
+	case c.AppID < 0:
+		bad("app-id", "app-id %d: want the GitHub App's numeric id", c.AppID)
+	}
+	switch {
+	case c.AppInstallationID == 0:
+		bad("app-installation-id", "app-installation-id: missing: %s", need)
+	case c.AppInstallationID < 0:
+		bad("app-installation-id", "app-installation-id %d: want the installation's numeric id", c.AppInstallationID)
+	}
+	switch {
+	case c.AppPrivateKey == "":
+		bad("app-private-key", "app-private-key: missing: %s", need)
+	case c.IsSecretAppKey():
+		if !secretURIs.MatchString(string(c.AppPrivateKey)) {
+			bad("app-private-key", "app-private-key: not a valid secret URI (want secret:<id>)")
+		}
+	default:
+		if err := CheckAppKey(c.AppPrivateKey.Reveal()); err != nil {
+			bad("app-private-key", "%s", err.Error())
+		}
+	}
+}
+
+// CheckAppKey says what is wrong with an App private key, naming the
+// option and never quoting the key, or returns nil.
+func CheckAppKey(pem string) error {
+	if _, err := github.ParseAppKey([]byte(pem)); err != nil {
+		return fmt.Errorf("app-private-key: %w (want the .pem file GitHub gave for the App)", err)
+	}
+	return nil
 }
 
 func isURL(s string, schemes ...string) bool {

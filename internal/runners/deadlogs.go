@@ -46,7 +46,7 @@ const diagDir = runnerDir + "/_diag"
 // job, nor one removed on purpose.
 func (k RemovalKind) keepsLogs() bool {
 	switch k {
-	case RemovalInstanceDown, RemovalProcessGone, RemovalBootstrapTimeout:
+	case RemovalInstanceDown, RemovalProcessGone, RemovalBootstrapTimeout, RemovalCannotStart:
 		return true
 	}
 	return false

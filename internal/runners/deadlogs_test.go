@@ -29,7 +29,7 @@ func TestDeadRunnersLogsAreKept(t *testing.T) {
 	_, err = f.lxd.ExecInstance(f.ctx, name, lxd.ExecArgs{Command: []string{"sh", "-c",
 		"mkdir -p /opt/actions-runner/_diag/pages && echo 'Runner_1.log: fatal' > /opt/actions-runner/_diag/Runner_1.log && " +
 			"echo step > /opt/actions-runner/_diag/pages/1.log && echo 'stray line' >> /var/log/github-runner.log && " +
-			"kill -9 $(cat /run/github-runner.pid); pkill -9 -f Runner.Listener; true"}})
+			"kill -9 $(cat /var/lib/github-runner/runner.pid); pkill -9 -f Runner.Listener; true"}})
 	require.NoError(t, err)
 
 	r, err := m.Reconcile(f.ctx, 1, res)

@@ -41,6 +41,9 @@ const (
 	// RemovalFlushedBusy: a busy runner removed by a busy flush, its job
 	// cancelled.
 	RemovalFlushedBusy
+	// RemovalCannotStart: the runner ended without ever being online (it
+	// could not start: missing libraries, a bad configuration); dead.
+	RemovalCannotStart
 )
 
 // String is the kind's text; Reason.String adds the facts some kinds name.
@@ -64,6 +67,8 @@ func (k RemovalKind) String() string {
 		return "flush"
 	case RemovalFlushedBusy:
 		return "flush busy"
+	case RemovalCannotStart:
+		return "dead: the runner could not start"
 	}
 	return "RemovalKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -84,6 +89,8 @@ type Reason struct {
 	// Timeout is the bootstrap timeout a runner missed
 	// (RemovalBootstrapTimeout).
 	Timeout time.Duration
+	// Said is what a runner that could not start said (RemovalCannotStart).
+	Said string
 }
 
 // String is the reason as the removal log line and the reports give it.
@@ -93,6 +100,8 @@ func (r Reason) String() string {
 		return "dead: instance status " + r.Status
 	case r.Kind == RemovalBootstrapTimeout && r.Timeout > 0:
 		return fmt.Sprintf("dead: not online after %s", r.Timeout)
+	case r.Kind == RemovalCannotStart && r.Said != "":
+		return "dead: the runner could not start: " + r.Said
 	}
 	return r.Kind.String()
 }
@@ -110,10 +119,16 @@ type snapshot struct {
 	now time.Time
 }
 
-// observed is one runner instance and whether its runner process is alive.
+// observed is one runner instance and whether its runner process is alive
+// and has been online (listened) since it started.
 type observed struct {
 	Instance
-	alive bool
+	alive    bool
+	listened bool
+	// legacy: named before the model was part of names.
+	legacy bool
+	// startFailed is what a runner that could not start said.
+	startFailed string
 }
 
 // goal is what a reconcile or a flush is to reach.
@@ -248,7 +263,10 @@ func decide(s snapshot, g goal) plan {
 	}
 	switch diff := g.wanted - healthy; {
 	case diff < 0:
-		candidates := append(byAge(starting), byAge(idle)...)
+		// Legacy runners are never surplus: on an LXD shared by two
+		// models (tests do that) their keys cannot say which model's unit
+		// made them. They go when they finish, die, or are flushed.
+		candidates := append(byAge(notLegacy(starting)), byAge(notLegacy(idle))...)
 		for _, r := range candidates[:min(-diff, len(candidates))] {
 			p.actions = append(p.actions, action{do: actRemove, name: r.Name, id: r.GitHubID,
 				reason: Reason{Kind: RemovalSurplus}, deregister: true, ifIdle: true})
@@ -257,6 +275,16 @@ func decide(s snapshot, g goal) plan {
 		p.actions = append(p.actions, action{do: actCreate, count: diff})
 	}
 	return p
+}
+
+func notLegacy(rs []RunnerInfo) []RunnerInfo {
+	var out []RunnerInfo
+	for _, r := range rs {
+		if !r.Legacy {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // byAge sorts runners by install time, oldest first.
@@ -276,7 +304,7 @@ func judge(s snapshot, bootstrapTimeout time.Duration) []RunnerInfo {
 	}
 	var out []RunnerInfo
 	for _, in := range s.instances {
-		info := RunnerInfo{Name: in.Name, InstanceState: in.Status, InstalledAt: installedAt(in.Instance)}
+		info := RunnerInfo{Name: in.Name, InstanceState: in.Status, InstalledAt: installedAt(in.Instance), Legacy: in.legacy}
 		gh, onGitHub := byName[in.Name]
 		if onGitHub {
 			info.GitHubID, info.Online, info.Busy = gh.ID, gh.Online(), gh.Busy
@@ -286,6 +314,8 @@ func judge(s snapshot, bootstrapTimeout time.Duration) []RunnerInfo {
 		switch {
 		case !in.Running:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalInstanceDown, Status: in.Status}
+		case !in.alive && in.startFailed != "":
+			info.State, info.Reason = StateDead, Reason{Kind: RemovalCannotStart, Said: in.startFailed}
 		case !in.alive:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalProcessGone}
 		case !known:
@@ -296,6 +326,11 @@ func judge(s snapshot, bootstrapTimeout time.Duration) []RunnerInfo {
 			info.State = StateIdle
 		case !onGitHub && recordedID != 0:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalDeregistered}
+		case in.listened:
+			// It was online and its listener still runs: offline only
+			// because GitHub was out of reach, the real listener retries
+			// until reconnected. Replacing it would be churn.
+			info.State = StateStarting
 		case s.now.Sub(info.InstalledAt) > bootstrapTimeout:
 			info.State, info.Reason = StateDead, Reason{Kind: RemovalBootstrapTimeout, Timeout: bootstrapTimeout}
 		default:

@@ -213,6 +213,45 @@ func TestDecide(t *testing.T) {
 		want:      []string{"remove " + ra + " (dead: not online after 10m0s), de-register", "create 1"},
 		states:    []string{ra + " dead"},
 	}, {
+		name: "past the bootstrap timeout, offline, but it was online and its listener runs: reconnecting after an outage",
+		instances: []observed{func() observed {
+			o := live(ra, time.Hour, 1)
+			o.listened = true
+			return o
+		}()},
+		github: []github.Runner{offline(ra, 1)},
+		goal:   reconcile(1),
+		states: []string{ra + " starting"},
+	}, {
+		name: "it was online, but its process is gone: dead (a runner that stopped, or could not start again)",
+		instances: []observed{func() observed {
+			o := noProcess(ra, 1)
+			o.listened = false
+			return o
+		}()},
+		github: []github.Runner{offline(ra, 1)},
+		goal:   reconcile(1),
+		want:   []string{"remove " + ra + " (dead: runner process not alive), de-register", "create 1"},
+	}, {
+		name: "a legacy runner (named before the model) counts but is never surplus",
+		instances: []observed{func() observed {
+			o := live(ra, time.Hour, 1)
+			o.legacy = true
+			return o
+		}(), live(rb, time.Hour, 2)},
+		github: []github.Runner{online(ra, 1), online(rb, 2)},
+		goal:   reconcile(0),
+		want:   []string{"remove " + rb + " (surplus), de-register, if idle"},
+	}, {
+		name: "a runner that could not start is dead, with what it said",
+		instances: []observed{func() observed {
+			o := noProcess(ra, 0)
+			o.startFailed = "Process terminated. Couldn't find a valid ICU package installed on the system."
+			return o
+		}()},
+		goal: reconcile(1),
+		want: []string{"remove " + ra + " (dead: the runner could not start: Process terminated. Couldn't find a valid ICU package installed on the system.), de-register", "create 1"},
+	}, {
 		name:      "past the bootstrap timeout, never registered",
 		instances: []observed{live(ra, time.Hour, 0)},
 		goal:      reconcile(0),
@@ -394,7 +433,9 @@ func TestDecideRemovalTexts(t *testing.T) {
 		{Kind: RemovalFlushedIdle}:                                "flush",
 		{Kind: RemovalFlushedBusy}:                                "flush busy",
 		{}:                                                        "",
-		{Kind: RemovalFlushedBusy + 1}:                            "RemovalKind(" + strconv.Itoa(int(RemovalFlushedBusy+1)) + ")",
+		{Kind: RemovalCannotStart}:                                "dead: the runner could not start",
+		{Kind: RemovalCannotStart, Said: "no ICU"}:                "dead: the runner could not start: no ICU",
+		{Kind: RemovalCannotStart + 1}:                            "RemovalKind(" + strconv.Itoa(int(RemovalCannotStart+1)) + ")",
 	} {
 		require.Equal(t, want, r.String())
 		require.False(t, strings.Contains(r.String(), "%"), r.String())

@@ -51,8 +51,13 @@ type Config struct {
 	ImagePackages []string
 	// DockerhubMirror is written into the runners' Docker config if set.
 	DockerhubMirror string
-	// StoragePool holds the runners' root disks (default "default").
+	// StoragePool holds the runners' and the image builder's root disks
+	// (default "default").
 	StoragePool string
+	// Proxy is the HTTP proxy of the image build (apt) and of the runners
+	// (their environment, the runner application's .env, Docker's daemon
+	// and client); the zero value is none.
+	Proxy Proxy
 	// Profiles are applied to every runner, in order.
 	Profiles []string
 	// Labels are the runners' custom labels.
@@ -65,6 +70,9 @@ type Config struct {
 	MaxParallel int
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Model is the Juju model's UUID, part of runner names and instance
+	// keys ("" outside Juju; see NewOwnerInModel).
+	Model string
 }
 
 // Manager manages the runners of one unit: it reconciles and flushes them
@@ -101,7 +109,7 @@ type runnerRegistry interface {
 
 // New returns a manager for the runners of unit (`app/N`) of app.
 func New(app, unit string, cfg Config) (*Manager, error) {
-	owner, err := NewOwner(app, unit)
+	owner, err := NewOwnerInModel(app, unit, cfg.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +169,8 @@ func New(app, unit string, cfg Config) (*Manager, error) {
 		packages:        cfg.ImagePackages,
 		dockerhubMirror: cfg.DockerhubMirror,
 		profiles:        cfg.Profiles,
+		proxy:           cfg.Proxy,
+		storagePool:     cfg.StoragePool,
 		log:             cfg.Logger,
 	}
 	return &Manager{owner: owner, cfg: cfg, instances: cfg.Instances, github: cfg.GitHub,
@@ -199,6 +209,9 @@ type RunnerInfo struct {
 	State         RunnerState
 	Reason        Reason // why a runner is dead or a ghost
 	InstalledAt   time.Time
+	// Legacy: made before the model was part of names (an upgraded unit's
+	// runner from before the upgrade).
+	Legacy bool
 }
 
 // Runners lists this unit's runners as LXD and GitHub see them. It needs

@@ -88,7 +88,7 @@ func TestRunnerRunsAsConfigured(t *testing.T) {
 	require.NotContains(t, ps, "jitconfig")
 	// The root-only file that carried the JIT config in is gone.
 	f.waitFor("the secrets file to go", func() bool {
-		out, err := f.lxd.ExecInstance(f.ctx, name, lxd.ExecArgs{Command: []string{"test", "!", "-e", "/run/github-runner.env"}})
+		out, err := f.lxd.ExecInstance(f.ctx, name, lxd.ExecArgs{Command: []string{"test", "!", "-e", "/root/.github-runner.env"}})
 		return err == nil && out.ExitCode == 0
 	})
 
@@ -111,7 +111,7 @@ func TestReconcileSweepsDeadRunnersAndGhosts(t *testing.T) {
 	sort.Strings(names)
 
 	// 1: the runner's processes killed.
-	_, err = f.lxd.ExecInstance(f.ctx, names[0], lxd.ExecArgs{Command: []string{"sh", "-c", "kill -9 $(cat /run/github-runner.pid); pkill -9 -f Runner.Listener; true"}})
+	_, err = f.lxd.ExecInstance(f.ctx, names[0], lxd.ExecArgs{Command: []string{"sh", "-c", "kill -9 $(cat /var/lib/github-runner/runner.pid); pkill -9 -f Runner.Listener; true"}})
 	require.NoError(t, err)
 	// 2: the instance deleted behind the manager's back.
 	require.NoError(t, f.lxd.RemoveInstance(f.ctx, names[1]))

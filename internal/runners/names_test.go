@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -80,4 +81,43 @@ func TestOwnsInstance(t *testing.T) {
 	require.False(t, o.OwnsInstance(n, map[string]string{}, RoleRunner), "no keys")
 	require.False(t, o.OwnsInstance("github-runner-0-zz", o.Keys(RoleRunner), RoleRunner), "bad name")
 	require.True(t, o.OwnsInstance(o.builderName(), o.Keys(RoleBuilder), RoleBuilder))
+}
+
+// The model is part of names and keys: two models' units of one
+// application name never own each other's runners, and an upgraded unit
+// still recognises the names it gave before.
+func TestOwnerInModel(t *testing.T) {
+	a, err := NewOwnerInModel("github-runner", "github-runner/0", "7c2a3d3e-8f0b-4d4e-9b1a-6f5e4d3c2b1a")
+	require.NoError(t, err)
+	b, err := NewOwnerInModel("github-runner", "github-runner/0", "0b7b1a8e-2a8e-4f65-a0d1-3cf0bb3b0a11")
+	require.NoError(t, err)
+	legacy, err := NewOwner("github-runner", "github-runner/0")
+	require.NoError(t, err)
+
+	na, nb, nl := a.NewName(), b.NewName(), legacy.NewName()
+	assert.Regexp(t, `^github-runner-0-[0-9a-f]{6}-[0-9a-f]{8}$`, na)
+	assert.NotEqual(t, a.Prefix(), b.Prefix())
+	assert.True(t, a.OwnsName(na))
+	assert.False(t, a.OwnsName(nb), "another model's runner")
+	assert.False(t, b.OwnsName(na), "another model's runner")
+	assert.False(t, a.OwnsName(nl), "a legacy name alone is not this unit's")
+	assert.True(t, a.OwnsLegacyName(nl))
+	assert.False(t, a.OwnsLegacyName(nb))
+	for _, n := range []string{na, nb, nl} {
+		assert.True(t, a.OwnsUnitName(n), n)
+		assert.True(t, strings.HasPrefix(n, a.ListPrefix()), n)
+	}
+
+	assert.True(t, a.OwnsInstance(na, a.Keys(RoleRunner), RoleRunner))
+	assert.False(t, a.OwnsInstance(na, b.Keys(RoleRunner), RoleRunner), "keys of another model")
+	assert.False(t, a.OwnsInstance(nl, legacy.Keys(RoleRunner), RoleRunner))
+	assert.True(t, a.OwnsLegacyInstance(nl, legacy.Keys(RoleRunner), RoleRunner), "an instance of the unit before the upgrade")
+	assert.False(t, a.OwnsLegacyInstance(nb, b.Keys(RoleRunner), RoleRunner))
+	assert.False(t, legacy.OwnsLegacyInstance(nl, legacy.Keys(RoleRunner), RoleRunner), "outside a model nothing is legacy")
+
+	long := strings.Repeat("a", 40) + "-" + strings.Repeat("b", 20)
+	o, err := NewOwnerInModel(long, long+"/12", "7c2a3d3e-8f0b-4d4e-9b1a-6f5e4d3c2b1a")
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(o.builderName()), maxNameLen)
+	assert.Regexp(t, `^[a-z][a-z0-9-]*$`, o.NewName())
 }

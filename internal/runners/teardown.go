@@ -14,12 +14,12 @@ func (m *Manager) RemoveInstances(ctx context.Context) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, role := range []string{RoleRunner, RoleBuilder} {
-		list, err := m.cfg.Instances.ListInstances(ctx, m.owner.Keys(role))
+		list, err := m.cfg.Instances.ListInstances(ctx, m.owner.legacyKeys(role))
 		if err != nil {
 			return removed, fmt.Errorf("cannot list the unit's instances: %w", err)
 		}
 		for _, in := range list {
-			if !m.owner.OwnsInstance(in.Name, in.Config, role) {
+			if !m.owner.OwnsInstance(in.Name, in.Config, role) && !m.owner.OwnsLegacyInstance(in.Name, in.Config, role) {
 				continue
 			}
 			if err := m.cfg.Instances.DeleteInstance(ctx, in.Name); err != nil {

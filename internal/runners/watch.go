@@ -131,7 +131,7 @@ func (w watcher) followExits(ctx context.Context, events <-chan InstanceEvent, w
 				}
 				return why()
 			}
-			if !isExit(ev.Action) || !w.owner.OwnsName(ev.Instance) {
+			if !isExit(ev.Action) || !w.owner.OwnsUnitName(ev.Instance) {
 				continue
 			}
 			w.log.Debug("Runner exited", "runner", ev.Instance, "action", ev.Action)

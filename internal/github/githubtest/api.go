@@ -691,8 +691,9 @@ func (s *Server) listDownloads(c *call) {
 		Filename       string `json:"filename"`
 		SHA256Checksum string `json:"sha256_checksum"`
 	}
-	out := make([]download, 0, len(s.releases))
-	for _, r := range s.releases {
+	releases := s.currentReleases()
+	out := make([]download, 0, len(releases))
+	for _, r := range releases {
 		out = append(out, download{
 			OS: r.os, Architecture: r.arch, DownloadURL: s.releaseURL(r), Filename: r.filename,
 			SHA256Checksum: r.sha256,

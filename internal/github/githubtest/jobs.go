@@ -51,6 +51,9 @@ type Job struct {
 	// Conclusion is set once completed: ConclusionSuccess, or
 	// ConclusionFailure when the runner's listener went away mid-job.
 	Conclusion string
+	// Failure is why the runner failed the job (a step that could not use
+	// its environment), as it reported; "" otherwise.
+	Failure    string
 	RunnerID   int64
 	RunnerName string
 	QueuedAt   time.Time

@@ -59,6 +59,10 @@ const (
 	ExitFatal     = 1 // bad configuration, or the registration is gone
 	ExitRetryable = 2 // the runner service stayed unreachable
 	ExitConflict  = 5 // another listener holds the runner's session
+	// ExitUpdating and ExitUpdatingEphemeral: the listener left to update
+	// itself (run-helper.sh relaunches it once update.finished appears).
+	ExitUpdating          = 3
+	ExitUpdatingEphemeral = 4
 )
 
 // ListenerOptions configures RunListener.
@@ -192,6 +196,18 @@ func (l *listener) run(ctx context.Context, onConnected func()) (code int, err e
 			l.session = ""
 		case "gone":
 			return 0, &exitError{ExitFatal, "the runner registration has been deleted from the server"}
+		case "exit":
+			code, _ := strconv.Atoi(ans["code"])
+			return 0, &exitError{code, "the runner service ended the session"}
+		case "update":
+			// This listener has no files to replace: it leaves as the real
+			// one does for an update, and its caller decides what next.
+			l.call(ctx, "close", kv{"session_id": l.session})
+			code := ExitUpdating
+			if l.cfg.Ephemeral {
+				code = ExitUpdatingEphemeral
+			}
+			return 0, &exitError{code, "the runner service offered an update"}
 		}
 	}
 }

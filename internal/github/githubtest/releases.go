@@ -17,11 +17,12 @@ import (
 
 // standin holds the stand-in runner's scripts.
 //
-//go:embed standin/config.sh standin/run.sh standin/Runner.Listener
+//go:embed standin/config.sh standin/run.sh standin/run-helper.sh.template standin/Runner.Listener standin/has-libicu.sh
 var standin embed.FS
 
 // release is one build of the stand-in runner application.
 type release struct {
+	version  string
 	os       string // GitHub's name: linux, osx, win
 	arch     string // x64, arm64, arm
 	filename string
@@ -50,7 +51,7 @@ func buildReleases(version string) ([]release, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := release{os: b.os, arch: b.arch}
+		r := release{version: version, os: b.os, arch: b.arch}
 		if b.os == "win" {
 			r.filename = fmt.Sprintf("actions-runner-%s-%s-%s.zip", b.os, b.arch, version)
 			r.data, err = zipArchive(files)
@@ -93,7 +94,8 @@ func releaseFiles(version, goos, arch string) ([]releaseFile, error) {
 		version, osName, runnerArchLabel(arch))
 	var files []releaseFile
 	for _, f := range []struct{ src, dst string }{
-		{"config.sh", "config.sh"}, {"run.sh", "run.sh"}, {"Runner.Listener", "bin/Runner.Listener"},
+		{"config.sh", "config.sh"}, {"run.sh", "run.sh"}, {"run-helper.sh.template", "run-helper.sh.template"},
+		{"Runner.Listener", "bin/Runner.Listener"}, {"has-libicu.sh", "bin/has-libicu.sh"},
 	} {
 		data, err := read(f.src)
 		if err != nil {
@@ -163,7 +165,41 @@ func zipArchive(files []releaseFile) ([]byte, error) {
 // releaseURL is where the server serves a release, in the shape of GitHub's
 // release downloads.
 func (s *Server) releaseURL(r release) string {
-	return fmt.Sprintf("%sactions/runner/releases/download/v%s/%s", s.baseURL, s.opts.RunnerVersion, r.filename)
+	return fmt.Sprintf("%sactions/runner/releases/download/v%s/%s", s.baseURL, r.version, r.filename)
+}
+
+func (s *Server) currentReleases() []release {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.releases
+}
+
+// OfferRunnerUpdate makes version the runner application's newest release
+// (the downloads endpoint lists it from now on) and tells every listener of
+// another version, at its next poll, to update itself: as GitHub sends a
+// runner an AgentRefreshMessage, which a runner without --disableupdate
+// (every JIT runner) obeys by downloading the new version, exiting 3 (4
+// when ephemeral) and being relaunched by run.sh from the new files
+// (actions/runner src/Runner.Listener/SelfUpdater.cs, run-helper.sh.template).
+func (s *Server) OfferRunnerUpdate(version string) error {
+	rels, err := buildReleases(version)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releases, s.updates = rels, true
+	s.notifyLocked()
+	return nil
+}
+
+// RunnerVersion is the version of the newest runner release offered.
+func (s *Server) RunnerVersion() string {
+	rels := s.currentReleases()
+	if len(rels) == 0 {
+		return ""
+	}
+	return rels[0].version
 }
 
 // Download describes one runner application build the server offers.
@@ -178,8 +214,9 @@ type Download struct {
 // Downloads lists the runner application builds, as the downloads endpoint
 // does.
 func (s *Server) Downloads() []Download {
-	out := make([]Download, 0, len(s.releases))
-	for _, r := range s.releases {
+	releases := s.currentReleases()
+	out := make([]Download, 0, len(releases))
+	for _, r := range releases {
 		out = append(out, Download{OS: r.os, Architecture: r.arch, Filename: r.filename, URL: s.releaseURL(r), SHA256: r.sha256})
 	}
 	return out
@@ -188,7 +225,7 @@ func (s *Server) Downloads() []Download {
 // RunnerArchive returns the stand-in runner archive for an OS and
 // architecture in GitHub's names ("linux", "x64"), and its file name.
 func (s *Server) RunnerArchive(os, arch string) (filename string, data []byte, err error) {
-	for _, r := range s.releases {
+	for _, r := range s.currentReleases() {
 		if r.os == os && r.arch == arch {
 			return r.filename, bytes.Clone(r.data), nil
 		}
@@ -216,12 +253,8 @@ func (s *Server) releaseRoutes(mux *http.ServeMux) {
 				return
 			}
 		}
-		if r.PathValue("tag") != "v"+s.opts.RunnerVersion {
-			http.NotFound(rw, r)
-			return
-		}
-		for _, rel := range s.releases {
-			if rel.filename == r.PathValue("file") {
+		for _, rel := range s.currentReleases() {
+			if "v"+rel.version == r.PathValue("tag") && rel.filename == r.PathValue("file") {
 				rw.Header().Set("Content-Type", "application/octet-stream")
 				http.ServeContent(rw, r, rel.filename, releaseEpoch, bytes.NewReader(rel.data))
 				return

@@ -29,9 +29,11 @@ import (
 //	            | status=gone (no such runner) | status=denied | status=conflict
 //	poll        session_id -> status=job job_id | status=none (after
 //	            PollTimeout) | status=expired (reconnect) | status=gone
+//	            | status=update version url (OfferRunnerUpdate)
+//	            | status=exit code (ExitListener; the session ends)
 //	progress    session_id job_id -> status=running sleep (seconds) |
 //	            status=done | status=cancelled | status=expired
-//	complete    session_id job_id result (succeeded|failed)
+//	complete    session_id job_id result (succeeded|failed) [message]
 //	            -> status=ok next=exit|continue | status=expired
 //	close       session_id -> status=ok
 //
@@ -251,6 +253,16 @@ func (s *Server) runnerPoll(req *http.Request, in kv) string {
 			// Handed out before, but the listener asks again: give it again.
 			return jobAnswer(s.jobs[r.job])
 		}
+		if code := r.exitCode; code != 0 {
+			r.exitCode, r.session = 0, nil
+			s.notifyLocked()
+			return line("status", "exit") + line("code", code)
+		}
+		if s.updates && len(s.releases) > 0 && r.version != s.releases[0].version {
+			if u := s.updateURLLocked(r); u != "" {
+				return line("status", "update") + line("version", s.releases[0].version) + line("url", u)
+			}
+		}
 		if j := s.takeJobLocked(r, s.now()); j != nil {
 			s.notifyLocked()
 			return jobAnswer(j)
@@ -313,6 +325,8 @@ func (s *Server) runnerComplete(_ *http.Request, in kv) string {
 	conclusion := ConclusionFailure
 	if in["result"] == "succeeded" {
 		conclusion = ConclusionSuccess
+	} else if j := s.jobs[r.job]; j != nil {
+		j.Failure = in["message"]
 	}
 	removed := s.finishJobLocked(r, conclusion, now)
 	s.notifyLocked()
@@ -321,6 +335,35 @@ func (s *Server) runnerComplete(_ *http.Request, in kv) string {
 		next = "exit"
 	}
 	return line("status", "ok") + line("next", next)
+}
+
+// updateURLLocked is where runner r downloads the offered release for its
+// OS and architecture, "" when there is none.
+func (s *Server) updateURLLocked(r *runner) string {
+	goos := map[string]string{"Linux": "linux", "macOS": "osx", "Windows": "win"}[r.os]
+	arch := map[string]string{"X64": "x64", "ARM64": "arm64", "ARM": "arm"}[r.arch]
+	for _, rel := range s.releases {
+		if rel.os == goos && rel.arch == arch {
+			return s.releaseURL(rel)
+		}
+	}
+	return ""
+}
+
+// ExitListener makes the listener of runner id exit with code at its next
+// poll (at once if it is polling), ending its session: the simulator's way
+// to produce each of the runner's exit codes (2 retryable, 3 and 4 updating,
+// 5 session conflict, 7 deprecated version, or any other).
+func (s *Server) ExitListener(id int64, code int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.runners[id]
+	if !ok || r.simulated {
+		return fmt.Errorf("no listener-backed runner %d", id)
+	}
+	r.exitCode = code
+	s.notifyLocked()
+	return nil
 }
 
 func (s *Server) runnerClose(_ *http.Request, in kv) string {

@@ -145,8 +145,11 @@ type Server struct {
 	baseURL   string // with trailing slash
 	runnerURL string
 
-	// releases are the runner application builds, fixed at start.
+	// releases are the runner application builds of the offered version
+	// (Options.RunnerVersion, or the one OfferRunnerUpdate set), under mu.
 	releases []release
+	// updates says whether listeners of another version are told to update.
+	updates bool
 
 	mu sync.Mutex
 	// changed is closed and replaced on every change of runners or jobs, to

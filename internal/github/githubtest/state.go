@@ -90,6 +90,9 @@ type runner struct {
 	// touch through a session.
 	secret  string
 	session *session
+	// exitCode, when not 0, is what the listener is told to exit with at
+	// its next poll (ExitListener).
+	exitCode int
 }
 
 type session struct {

@@ -4,13 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v2"
 
 	"charm.example/github-runner/internal/juju/jujutest/hooktool"
 )
@@ -208,28 +204,9 @@ func (s *Sim) relationSet(hc *hookContext, req hooktool.Request) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	values, err := parseKeyValues(c.pos)
+	values, err := toolValues(c, req)
 	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	if file, ok := c.str("file"); ok {
-		var data []byte
-		if file == "-" {
-			data = req.Stdin
-		} else {
-			if !filepath.IsAbs(file) {
-				file = filepath.Join(req.Dir, file)
-			}
-			if data, err = os.ReadFile(file); err != nil {
-				return nil, err
-			}
-		}
-		fromFile := map[string]string{}
-		if err := yaml.Unmarshal(data, fromFile); err != nil {
-			return nil, err
-		}
-		maps.Copy(fromFile, values)
-		values = fromFile
+		return nil, err
 	}
 	local := hc.relData[r.id]
 	bag := local.unit

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -44,7 +45,42 @@ type Run struct {
 	Stdout, Stderr string
 	// Action is the outcome of an action run, nil for other kinds.
 	Action *ActionResult
+	// Retry is set on a failed hook's retry: how many retries before this
+	// one, and the back-off Juju would have waited before it.
+	Retry *HookRetry
 }
+
+// HookRetry describes a retry of a failed hook.
+type HookRetry struct {
+	Attempt int // 1 for the first retry
+	BackOff time.Duration
+}
+
+// retryBackOff is Juju's wait before the nth retry of a failed hook: 5 s,
+// doubled each time, at most 5 minutes (juju.md, "Exit status of a HOOK";
+// Juju's uniter hook retry strategy).
+func retryBackOff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 5*time.Minute)
+}
+
+// UnitInErrorError says a hook did not run: the unit is in error, and the
+// retry of the hook that failed, which Juju runs before anything else,
+// failed again.
+type UnitInErrorError struct {
+	// Hook is the hook that did not run, Failed the one in error.
+	Hook, Failed string
+	Retry        *HookFailedError
+}
+
+func (e *UnitInErrorError) Error() string {
+	return fmt.Sprintf("hook %q did not run: the unit is in error (%v)", e.Hook, e.Retry)
+}
+
+func (e *UnitInErrorError) Unwrap() error { return e.Retry }
 
 // ActionResult is an action's outcome, as `juju show-task` reports it.
 type ActionResult struct {
@@ -113,6 +149,12 @@ type hookContext struct {
 	relation *relationHookContext
 	// relData is the hook's working copy of this side's relation databags.
 	relData map[int]*relationLocalData
+	// retry is set when this is a failed hook's retry.
+	retry *HookRetry
+	// secrets is the hook's working copy of the unit's own secrets, tracked
+	// the revisions of the operator's secrets it reads.
+	secrets map[string]*secret
+	tracked map[string]int
 }
 
 type actionState struct {
@@ -137,6 +179,8 @@ type runSpec struct {
 	fn func(env []string) error
 	// relation is set for a relation hook.
 	relation *relationHookContext
+	// retry is set when a failed hook runs again.
+	retry *HookRetry
 }
 
 // acquire takes the machine lock, waiting at most as long as ctx allows.
@@ -167,6 +211,9 @@ func (s *Sim) open(spec runSpec) *hookContext {
 
 		relation: spec.relation,
 		relData:  s.cloneRelationDataLocked(),
+		secrets:  s.ownedSecretsLocked(),
+		retry:    spec.retry,
+		tracked:  maps.Clone(s.tracked),
 	}
 	if spec.kind == KindExec {
 		hc.label = "juju-exec"
@@ -277,7 +324,10 @@ func (s *Sim) run(ctx context.Context, spec runSpec) (Run, error) {
 			code, stderr = 1, []byte(ferr.Error()+"\n")
 		}
 	case spec.command != "":
-		code, stdout, stderr, err = s.process(ctx, env, "/bin/sh", "-c", spec.command)
+		// As juju-exec does (juju's worker/uniter/runner
+		// runCommandsWithTimeout): `/bin/bash -s` with the commands on
+		// stdin, in the charm folder.
+		code, stdout, stderr, err = s.processInput(ctx, env, strings.NewReader(spec.command), "/bin/bash", "-s")
 	default:
 		code, stdout, stderr, err = s.dispatch(ctx, hc, env)
 	}
@@ -319,8 +369,14 @@ func (s *Sim) dispatch(ctx context.Context, hc *hookContext, env []string) (int,
 // process runs argv in the charm folder with env, stdin /dev/null, in its
 // own process group so that a cancelled ctx ends all of it.
 func (s *Sim) process(ctx context.Context, env []string, argv ...string) (int, []byte, []byte, error) {
+	return s.processInput(ctx, env, nil, argv...)
+}
+
+// processInput is process with stdin read from in (nil: /dev/null).
+func (s *Sim) processInput(ctx context.Context, env []string, in io.Reader, argv ...string) (int, []byte, []byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = in
 	cmd.Dir = s.charmDir
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -366,10 +422,14 @@ func (s *Sim) finish(hc *hookContext, code int, stdout, stderr []byte) Run {
 	if code == 0 {
 		s.state, s.ports = hc.state, hc.ports
 		s.commitRelationDataLocked(hc.relData)
+		s.commitSecretsLocked(hc)
 	}
-	r := Run{Kind: hc.kind, Name: hc.name, DispatchPath: hc.path, ContextID: hc.id, ExitCode: code, Stdout: string(stdout), Stderr: string(stderr)}
+	r := Run{Kind: hc.kind, Name: hc.name, DispatchPath: hc.path, ContextID: hc.id, ExitCode: code, Stdout: string(stdout), Stderr: string(stderr), Retry: hc.retry}
 	switch hc.kind {
 	case KindHook:
+		if code == 0 {
+			s.errorRetries = 0
+		}
 		if code != 0 {
 			s.errorHook = hc.name
 			s.history = append(s.history, StatusEntry{Target: "unit", Status: s.shownUnitStatusLocked(), Context: hc.label, Time: time.Now()})
@@ -413,8 +473,70 @@ func (a *ActionResult) clone() ActionResult {
 
 // RunHook runs one hook through the charm. A hook that exits non-zero
 // leaves the unit in error and returns a *HookFailedError with the Run.
+//
+// As on Juju (juju.md, "When a hook fails"), a unit in error runs no other
+// hook until the failed one succeeds: RunHook first retries the failed
+// hook (RetryFailedHook, as Juju does after its back-off) and, if that
+// fails again, returns a *UnitInErrorError without running hook. Actions
+// and juju-exec still run. Resolved is `juju resolved`.
 func (s *Sim) RunHook(ctx context.Context, hook string) (Run, error) {
-	r, err := s.run(ctx, runSpec{kind: KindHook, name: hook, path: "hooks/" + hook})
+	if failed := s.failedHook(); failed != "" {
+		if r, err := s.RetryFailedHook(ctx); err != nil {
+			var hf *HookFailedError
+			if errors.As(err, &hf) {
+				return r, &UnitInErrorError{Hook: hook, Failed: failed, Retry: hf}
+			}
+			return r, err
+		}
+	}
+	return s.runHook(ctx, hook, nil)
+}
+
+func (s *Sim) failedHook() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errorHook
+}
+
+// RetryFailedHook runs the failed hook again, as Juju does after its
+// back-off (recorded in the Run's Retry; the simulator does not wait).
+// With the unit not in error it does nothing.
+func (s *Sim) RetryFailedHook(ctx context.Context) (Run, error) {
+	s.mu.Lock()
+	failed := s.errorHook
+	s.errorRetries++
+	n := s.errorRetries
+	s.mu.Unlock()
+	if failed == "" {
+		return Run{}, nil
+	}
+	return s.runHook(ctx, failed, &HookRetry{Attempt: n, BackOff: retryBackOff(n)})
+}
+
+// ResolvedOptions are `juju resolved`'s.
+type ResolvedOptions struct {
+	// NoRetry skips the failed hook instead of running it again.
+	NoRetry bool
+}
+
+// Resolved is `juju resolved <unit>`: it retries the failed hook now or,
+// with NoRetry, marks it done without running it; either way the unit
+// leaves error if it can.
+func (s *Sim) Resolved(ctx context.Context, opts ResolvedOptions) (Run, error) {
+	if !opts.NoRetry {
+		return s.RetryFailedHook(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.errorHook != "" {
+		s.errorHook, s.errorRetries = "", 0
+		s.history = append(s.history, StatusEntry{Target: "unit", Status: s.unitStatus, Context: "resolved", Time: time.Now()})
+	}
+	return Run{}, nil
+}
+
+func (s *Sim) runHook(ctx context.Context, hook string, retry *HookRetry) (Run, error) {
+	r, err := s.run(ctx, runSpec{kind: KindHook, name: hook, path: "hooks/" + hook, retry: retry})
 	if err != nil {
 		return r, err
 	}

@@ -30,7 +30,8 @@ func ToolNames() []string {
 		"action-fail", "action-get", "action-log", "action-set",
 		"application-version-set", "config-get", "is-leader", "juju-exec", "juju-log",
 		"open-port", "close-port", "opened-ports",
-		"relation-get", "relation-ids", "relation-list", "relation-set", "secret-get",
+		"relation-get", "relation-ids", "relation-list", "relation-set", "secret-add", "secret-get",
+		"secret-ids", "secret-remove", "secret-set",
 		"state-delete", "state-get", "state-set", "status-get", "status-set", "unit-get",
 	}
 }
@@ -120,12 +121,6 @@ type SecretOptions struct {
 	Granted bool
 }
 
-type secret struct {
-	content map[string]string
-	label   string
-	granted bool
-}
-
 // Sim is a simulated Juju unit on its own machine: a charm folder, the hook
 // tools on a PATH, the agent answering them over a unix socket, and the
 // state the controller keeps. Use it from one test; its methods are safe
@@ -151,16 +146,20 @@ type Sim struct {
 	unitStatus Status
 	appStatus  Status
 	errorHook  string
-	history    []StatusEntry
-	version    string
-	logs       []LogLine
-	state      map[string]string
-	ports      map[string]bool
-	secrets    map[string]*secret
-	contexts   map[string]*hookContext
-	nextTask   int
-	runs       []Run
-	closed     bool
+	// errorRetries counts the retries of errorHook so far.
+	errorRetries int
+	history      []StatusEntry
+	version      string
+	logs         []LogLine
+	state        map[string]string
+	ports        map[string]bool
+	secrets      map[string]*secret
+	// tracked is the revision of each operator secret the unit reads.
+	tracked  map[string]int
+	contexts map[string]*hookContext
+	nextTask int
+	runs     []Run
+	closed   bool
 
 	relations map[int]*relation
 	// nextRelation numbers relations as the controller does, model-wide.
@@ -192,6 +191,7 @@ func New(opts Options) (*Sim, error) {
 		state:      map[string]string{},
 		ports:      map[string]bool{},
 		secrets:    map[string]*secret{},
+		tracked:    map[string]int{},
 		contexts:   map[string]*hookContext{},
 		relations:  map[int]*relation{},
 		settings:   charm.Settings{},
@@ -400,14 +400,15 @@ func (s *Sim) AddSecret(content map[string]string, opts SecretOptions) string {
 	id := newSecretID()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.secrets[id] = &secret{content: maps.Clone(content), label: opts.Label, granted: opts.Granted}
+	s.secrets[id] = &secret{revisions: []map[string]string{maps.Clone(content)}, label: opts.Label, granted: opts.Granted}
 	return "secret:" + id
 }
 
-// UpdateSecret replaces a secret's content (a new revision; the simulator
-// always serves the latest).
+// UpdateSecret gives a secret a new revision with this content. A unit
+// that read the secret keeps reading the revision it read until it asks
+// with --refresh (secret-get; --peek shows the newest without moving).
 func (s *Sim) UpdateSecret(uri string, content map[string]string) error {
-	return s.withSecret(uri, func(sec *secret) { sec.content = maps.Clone(content) })
+	return s.withSecret(uri, func(sec *secret) { sec.revisions = append(sec.revisions, maps.Clone(content)) })
 }
 
 // GrantSecret grants a secret to the application.

@@ -21,6 +21,7 @@ hooks/install) status-set maintenance "installing" ;;
 hooks/start) status-set active "ready" ;;
 hooks/fail) state-set from-failing=1; status-set blocked "about to fail"; echo "going down" >&2; exit 3 ;;
 hooks/ok) state-set from-ok="$(state-get from-ok)x" ;;
+hooks/flaky) status-set active "flaky ran"; [ -f ./flaky.ok ] || exit 1 ;;
 hooks/env) env; echo "cwd=$(pwd)"; echo "stdin=$(readlink /proc/self/fd/0)" ;;
 actions/greet)
 	who=$(action-get who)
@@ -116,10 +117,27 @@ func TestFailingHookLeavesErrorAndDropsState(t *testing.T) {
 	require.Equal(t, map[string]string{"kept": "yes"}, s.State(), "state-set in a failing hook is discarded")
 	require.Contains(t, s.Logs(), jujutest.LogLine{Level: "WARNING", Message: "going down", Context: "hooks/fail"})
 
-	// The next successful hook clears the error back to what the charm set.
+	// As on Juju, no other hook runs while the unit is in error: the failed
+	// hook is retried first, with back-off, and fails again here.
 	_, err = s.RunHook(ctx, "ok")
+	var inError *jujutest.UnitInErrorError
+	require.ErrorAs(t, err, &inError)
+	require.Equal(t, "ok", inError.Hook)
+	require.Equal(t, "fail", inError.Failed)
+	require.Equal(t, map[string]string{"kept": "yes"}, s.State(), "ok did not run")
+	r, err = s.RetryFailedHook(ctx)
+	require.ErrorAs(t, err, &hf)
+	require.Equal(t, &jujutest.HookRetry{Attempt: 2, BackOff: 10 * time.Second}, r.Retry)
+	runs := s.Runs()
+	require.Equal(t, &jujutest.HookRetry{Attempt: 1, BackOff: 5 * time.Second}, runs[len(runs)-2].Retry)
+	require.Equal(t, jujutest.Status{Status: "error", Message: `hook failed: "fail"`}, s.UnitStatus())
+
+	// `juju resolved --no-retry` skips it: the unit shows what the charm set.
+	_, err = s.Resolved(ctx, jujutest.ResolvedOptions{NoRetry: true})
 	require.NoError(t, err)
 	require.Equal(t, jujutest.Status{Status: "blocked", Message: "about to fail"}, s.UnitStatus())
+	_, err = s.RunHook(ctx, "ok")
+	require.NoError(t, err)
 	require.Equal(t, map[string]string{"kept": "yes", "from-ok": "x"}, s.State())
 	_, err = s.RunHook(ctx, "ok")
 	require.NoError(t, err)
@@ -128,6 +146,32 @@ func TestFailingHookLeavesErrorAndDropsState(t *testing.T) {
 	h := s.StatusHistory()
 	require.Equal(t, jujutest.Status{Status: "error", Message: `hook failed: "fail"`}, h[len(h)-2].Status)
 	require.Equal(t, jujutest.Status{Status: "blocked", Message: "about to fail"}, h[len(h)-1].Status)
+}
+
+// A failed hook that succeeds on its retry takes the unit out of error, and
+// the hook that waited runs after it; `juju resolved` retries at once.
+func TestFailedHookRetriedBeforeAnythingElse(t *testing.T) {
+	ctx := testContext(t)
+	s := startSim(t, scriptedDispatch, jujutest.Options{})
+	_, err := s.RunHook(ctx, "flaky")
+	require.Error(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(s.CharmDir(), "flaky.ok"), nil, 0o644))
+	_, err = s.RunHook(ctx, "ok")
+	require.NoError(t, err)
+	runs := s.Runs()
+	require.Equal(t, "flaky", runs[len(runs)-2].Name, "the failed hook ran again first")
+	require.Equal(t, 0, runs[len(runs)-2].ExitCode)
+	require.Equal(t, "ok", runs[len(runs)-1].Name)
+	require.Equal(t, "x", s.State()["from-ok"])
+
+	require.NoError(t, os.Remove(filepath.Join(s.CharmDir(), "flaky.ok")))
+	_, err = s.RunHook(ctx, "flaky")
+	require.Error(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(s.CharmDir(), "flaky.ok"), nil, 0o644))
+	r, err := s.Resolved(ctx, jujutest.ResolvedOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "flaky", r.Name)
+	require.Equal(t, "active", s.UnitStatus().Status)
 }
 
 func TestActions(t *testing.T) {
@@ -250,10 +294,22 @@ func TestJujuExec(t *testing.T) {
 			got, err := runTool(ctx, s, env, "", "juju-exec", "testcharm/0", "true")
 			require.NoError(t, err)
 			require.Equal(t, 1, got.code)
-			require.Contains(t, got.stderr, "holds the machine lock")
+			require.Contains(t, got.stderr, "juju-exec cannot be called from within a hook")
 			return nil
 		})
 		require.NoError(t, err)
+	})
+	t.Run("refused with any JUJU_CONTEXT_ID, even a finished one's", func(t *testing.T) {
+		res, err := s.Shell(ctx, `JUJU_CONTEXT_ID=testcharm/0-gone-1 juju-exec testcharm/0 true`)
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Code)
+		require.Contains(t, res.Stderr, `have context "testcharm/0-gone-1"`)
+	})
+	t.Run("runs its commands with bash in the charm folder", func(t *testing.T) {
+		res, err := s.Shell(ctx, `juju-exec testcharm/0 '[[ -n $BASH_VERSION ]] && pwd'`)
+		require.NoError(t, err)
+		require.Equal(t, 0, res.Code, res.Stderr)
+		require.Equal(t, s.CharmDir()+"\n", res.Stdout)
 	})
 }
 

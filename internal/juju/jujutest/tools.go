@@ -79,6 +79,14 @@ func toolFor(name string) (toolFunc, bool) {
 		return (*Sim).stateDelete, true
 	case "secret-get":
 		return (*Sim).secretGet, true
+	case "secret-add":
+		return (*Sim).secretAdd, true
+	case "secret-set":
+		return (*Sim).secretSet, true
+	case "secret-remove":
+		return (*Sim).secretRemove, true
+	case "secret-ids":
+		return (*Sim).secretIDs, true
 	case "open-port":
 		return (*Sim).openPort, true
 	case "close-port":
@@ -486,33 +494,44 @@ func parseKeyValues(args []string) (map[string]string, error) {
 	return out, nil
 }
 
+// toolValues are a setting tool's key=value arguments over the YAML map
+// its --file names (- for stdin), as state-set and relation-set take them.
+func toolValues(c *cmdLine, req hooktool.Request) (map[string]string, error) {
+	values, err := parseKeyValues(c.pos)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	file, ok := c.str("file")
+	if !ok {
+		return values, nil
+	}
+	var data []byte
+	if file == "-" {
+		data = req.Stdin
+	} else {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(req.Dir, file)
+		}
+		if data, err = os.ReadFile(file); err != nil {
+			return nil, err
+		}
+	}
+	fromFile := map[string]string{}
+	if err := yaml.Unmarshal(data, fromFile); err != nil {
+		return nil, err
+	}
+	maps.Copy(fromFile, values)
+	return fromFile, nil
+}
+
 func (s *Sim) stateSet(hc *hookContext, req hooktool.Request) ([]byte, error) {
 	c, err := parseArgs([]flagSpec{{names: []string{"file"}}}, req.Args)
 	if err != nil {
 		return nil, err
 	}
-	values, err := parseKeyValues(c.pos)
+	values, err := toolValues(c, req)
 	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	if file, ok := c.str("file"); ok {
-		var data []byte
-		if file == "-" {
-			data = req.Stdin
-		} else {
-			if !filepath.IsAbs(file) {
-				file = filepath.Join(req.Dir, file)
-			}
-			if data, err = os.ReadFile(file); err != nil {
-				return nil, err
-			}
-		}
-		fromFile := map[string]string{}
-		if err := yaml.Unmarshal(data, fromFile); err != nil {
-			return nil, err
-		}
-		maps.Copy(fromFile, values)
-		values = fromFile
+		return nil, err
 	}
 	for k, v := range values {
 		if len(k) > MaxStateKeySize {
@@ -576,30 +595,34 @@ func (s *Sim) secretGet(hc *hookContext, req hooktool.Request) ([]byte, error) {
 			return nil, err
 		}
 	}
-	var sec *secret
-	if id != "" {
-		sec = s.secrets[id]
-		if sec == nil {
-			return nil, fmt.Errorf("secret %q not found", id)
-		}
-	} else {
-		for _, candidate := range s.secrets {
-			if candidate.label == label {
-				sec = candidate
-			}
-		}
-		if sec == nil {
-			return nil, fmt.Errorf("secret %q not found", label)
-		}
+	found, sec, ok := s.findSecretLocked(hc, id, label)
+	if !ok {
+		return nil, fmt.Errorf("secret %q not found", cmpOr(id, label))
 	}
+	id = found
 	if !sec.granted {
 		return nil, errors.New("permission denied")
 	}
+	// The owner reads the newest revision. A consumer keeps the revision
+	// it first read; --peek shows the newest, --refresh shows it and moves
+	// to it (Juju's secret-get; juju.md "Secrets").
+	content := sec.latest()
+	if sec.ownerUnit == "" {
+		rev := hc.tracked[id]
+		switch {
+		case c.flag("peek"):
+			rev = len(sec.revisions)
+		case rev == 0 || c.flag("refresh"):
+			rev = len(sec.revisions)
+			hc.tracked[id] = rev
+		}
+		content = sec.revisions[rev-1]
+	}
 	if key == "" {
-		return render(c.format("yaml"), maps.Clone(sec.content))
+		return render(c.format("yaml"), maps.Clone(content))
 	}
 	name, b64 := strings.CutSuffix(key, "#base64")
-	v, ok := sec.content[name]
+	v, ok := content[name]
 	if !ok {
 		return nil, fmt.Errorf("secret key %q not found", name)
 	}
@@ -733,11 +756,11 @@ func (s *Sim) jujuExecTool(ctx context.Context, req hooktool.Request) hooktool.R
 	if len(pos) == 0 {
 		return failure(2, "missing commands")
 	}
-	s.mu.Lock()
-	_, inHook := s.contexts[req.ContextID]
-	s.mu.Unlock()
-	if inHook {
-		return failure(1, "juju-exec cannot run inside a hook: the hook holds the machine lock")
+	// Juju's juju-exec refuses whenever JUJU_CONTEXT_ID is set, in any
+	// hook, action or juju-exec context, live or not (juju's juju-exec
+	// RunCommand.Init and its TestInsideContext).
+	if req.ContextID != "" {
+		return failure(1, "juju-exec cannot be called from within a hook, have context "+strconv.Quote(req.ContextID))
 	}
 	if unit != s.unit {
 		return failure(1, fmt.Sprintf("unit %q not found on this machine", unit))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,34 @@ func BtrfsPool(t testing.TB, c *lxd.Client) string {
 		}
 	})
 	return name
+}
+
+// DeleteStoragePool deletes a storage pool and the image volumes on it (the
+// images themselves stay), reporting failures as test errors; a missing
+// pool is fine. For cleanups of pools a test did not make itself.
+func DeleteStoragePool(t testing.TB, c *lxd.Client, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, _, err := c.GetStoragePool(ctx, name)
+	if errors.Is(err, lxd.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		t.Errorf("cannot look up storage pool %s: %v", name, err)
+		return
+	}
+	for _, u := range p.UsedBy {
+		if fp, ok := strings.CutPrefix(u, "/1.0/images/"); ok {
+			fp, _, _ = strings.Cut(fp, "?")
+			if err := c.DeleteStorageVolume(ctx, name, "image", fp); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+				t.Errorf("cannot delete image volume %s of pool %s: %v", fp, name, err)
+			}
+		}
+	}
+	if err := c.DeleteStoragePool(ctx, name); err != nil && !errors.Is(err, lxd.ErrNotFound) {
+		t.Errorf("cannot delete storage pool %s: %v", name, err)
+	}
 }
 
 // ProxyProfile creates a profile of the test's own holding one device,

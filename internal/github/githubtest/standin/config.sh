@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # config.sh - stand-in for the GitHub Actions runner's configuration script,
 # served by the project's GitHub simulator (githubtest). It takes the real
 # script's command line and registers the runner with the simulator's runner
@@ -12,11 +12,25 @@
 # Like the real runner, every option may come from the environment instead,
 # as ACTIONS_RUNNER_INPUT_<NAME> (ACTIONS_RUNNER_INPUT_TOKEN, ...), which keeps
 # the token out of the process list. Writes .runner and .credentials.
-# Needs only POSIX sh, sed, mktemp, hostname and wget (busybox is enough).
+# Needs bash, sed, mktemp, hostname and wget (busybox has the rest). As the
+# real config.sh (actions/runner src/Misc/layoutroot/config.sh), it refuses
+# to run as root unless RUNNER_ALLOW_RUNASROOT is set, and stops when the
+# runner's libraries (libicu) are missing.
 set -u
+
+if [ "$(id -u)" -eq 0 ] && [ -z "${RUNNER_ALLOW_RUNASROOT:-}" ]; then
+	echo "Must not run with sudo"
+	exit 1
+fi
 
 root=$(cd "$(dirname "$0")" && pwd)
 . "$root/bin/standin.env"
+
+if ! "$root/bin/has-libicu.sh"; then
+	echo "Libicu's dependencies is missing for Dotnet Core 6.0"
+	echo "Execute sudo ./bin/installdependencies.sh to install any missing Dotnet Core 6.0 dependencies."
+	exit 1
+fi
 
 die() {
 	echo "$*" >&2

@@ -1,20 +1,22 @@
-#!/bin/sh
+#!/bin/bash
 # run.sh - stand-in for the GitHub Actions runner's start script, served by
-# the project's GitHub simulator (githubtest). It starts bin/Runner.Listener
-# and exits with its code: 0 after an ephemeral runner's job or on SIGTERM,
-# 1 on a fatal error, 2 when the service stayed unreachable, 5 on a session
-# conflict.
+# the project's GitHub simulator (githubtest). As actions/runner's
+# src/Misc/layoutroot/run.sh does, it runs run-helper.sh (a fresh copy of
+# run-helper.sh.template) in a loop: the helper's exit code 2 relaunches it,
+# 7 is passed on only with ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1,
+# anything else ends run.sh with exit 0.
 #
 #   ./run.sh                      a runner set up by config.sh (.runner)
 #   ./run.sh --jitconfig CONFIG   a just-in-time runner
 #
 # The JIT configuration may also come from ACTIONS_RUNNER_INPUT_JITCONFIG,
-# which keeps it out of the process list; run.sh hands it to the listener
-# only through the environment, never on its command line.
+# which keeps it out of the process list; it reaches the listener only
+# through the environment, never on a command line.
 set -u
 
-root=$(cd "$(dirname "$0")" && pwd)
+DIR=$(cd -P "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+args=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--jitconfig)
@@ -22,38 +24,36 @@ while [ $# -gt 0 ]; do
 			echo "Option --jitconfig needs a value." >&2
 			exit 1
 		fi
-		ACTIONS_RUNNER_INPUT_JITCONFIG=$2
-		export ACTIONS_RUNNER_INPUT_JITCONFIG
+		export ACTIONS_RUNNER_INPUT_JITCONFIG=$2
 		shift 2
 		;;
-	--once) shift ;;
-	--startuptype)
-		shift
-		[ $# -gt 0 ] && shift
-		;;
 	*)
-		echo "Unrecognized command-line input arguments: '$1'." >&2
-		exit 1
+		args+=("$1")
+		shift
 		;;
 	esac
 done
 
-if [ -z "${ACTIONS_RUNNER_INPUT_JITCONFIG:-}" ] && [ ! -f "$root/.runner" ]; then
-	echo "Not configured. Run config.sh to configure the runner." >&2
-	exit 1
-fi
-
-listener=
-stopping=0
-trap 'stopping=1; [ -n "$listener" ] && kill -TERM "$listener" 2>/dev/null' TERM INT
-"$root/bin/Runner.Listener" run &
-listener=$!
-# A stop request that came while the listener was starting.
-[ "$stopping" = 1 ] && kill -TERM "$listener" 2>/dev/null
+helper=
+trap '[ -n "$helper" ] && kill -TERM "$helper" 2>/dev/null' TERM INT
 while :; do
-	wait "$listener"
-	rc=$?
-	# wait returns early when a trapped signal arrives; wait again then.
-	kill -0 "$listener" 2>/dev/null || break
+	cp -f "$DIR/run-helper.sh.template" "$DIR/run-helper.sh"
+	"$DIR/run-helper.sh" "${args[@]}" &
+	helper=$!
+	while :; do
+		wait "$helper"
+		returnCode=$?
+		# wait returns early when a trapped signal arrives; wait again then.
+		kill -0 "$helper" 2>/dev/null || break
+	done
+	helper=
+	if [[ $returnCode -eq 2 ]]; then
+		echo "Restarting runner..."
+	elif [[ ${ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE:-} == "1" && $returnCode -eq 7 ]]; then
+		echo "Exiting runner..."
+		exit "$returnCode"
+	else
+		echo "Exiting runner..."
+		exit 0
+	fi
 done
-exit "$rc"
