@@ -192,7 +192,11 @@ func crashTrial(ctx context.Context, t *testing.T, r *rig.Rig, u rig.Unit, bin s
 		if c.Converged(want) {
 			return trialResult{point: point, reconciles: n, notYet: strings.Join(why, "; ")}
 		}
-		why = append(why, fmt.Sprintf("after fresh reconcile %d: %s (reconcile error: %v, removed %v)", n, c.Why(want), rerr, res.Removed))
+		var seen []string
+		for _, r := range res.Runners {
+			seen = append(seen, r.Name+"="+string(r.State))
+		}
+		why = append(why, fmt.Sprintf("after fresh reconcile %d: %s (reconcile error: %v, created %v, removed %v, runners seen %v)", n, c.Why(want), rerr, res.Created, res.Removed, seen))
 	}
 	return trialResult{point: point, err: errors.New(strings.Join(why, "; "))}
 }

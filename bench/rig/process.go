@@ -33,7 +33,7 @@ func Build(ctx context.Context, out, pkg string) (string, error) {
 // of its own.
 func (r *Rig) CLICmd(ctx context.Context, bin string, u Unit, want int, extra ...string) *exec.Cmd {
 	args := []string{"reconcile",
-		"--app", u.App, "--unit", u.Name, "--state-dir", u.StateDir,
+		"--app", u.App, "--unit", u.Name, "--model", u.Model, "--state-dir", u.StateDir,
 		"--path", r.Org, "--github-api-url", r.Sim.URL(),
 		"--lxd-socket", r.socket, "--lxd-profiles", r.Profile,
 		"--base-image", r.baseImage, "--image-packages", "", "--instance-type", "container",

@@ -147,7 +147,7 @@ func setup(ctx context.Context, name string, args []string, sio IO, extra func(f
 		return nil, ExitUsage
 	}
 	p, err := pool.Open(cfg, pool.Options{
-		App: s.app, Unit: s.unit, StateDir: stateDir,
+		App: s.app, Unit: s.unit, Model: s.model, StateDir: stateDir,
 		Proxy: http.ProxyFromEnvironment, ModelProxy: environmentProxy(), Logger: log,
 		Memory: fileMemory{dir: stateDir}, Metrics: rec,
 	})

@@ -31,6 +31,7 @@ type settings struct {
 	keyFile   string // the GitHub App's private key
 	stateDir  string
 	app, unit string
+	model     string
 	format    string
 	verbose   bool
 }
@@ -63,6 +64,8 @@ func (s *settings) addFlags(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&s.app, "app", s.app, "Juju application whose runners to manage (env "+EnvName("app")+")")
 	s.unit = getenv(EnvName("unit"))
 	fs.StringVar(&s.unit, "unit", s.unit, "unit whose runners to manage, <app>/<n> (env "+EnvName("unit")+", default <app>/0)")
+	s.model = getenv(EnvName("model"))
+	fs.StringVar(&s.model, "model", s.model, "UUID of the Juju model of that unit, part of its runners' names (env "+EnvName("model")+"; empty outside Juju)")
 	fs.StringVar(&s.format, "format", "text", "output: text or json")
 	fs.BoolVar(&s.verbose, "v", false, "log debug lines to stderr")
 }
