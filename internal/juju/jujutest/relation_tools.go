@@ -86,15 +86,25 @@ func (s *Sim) relationIDs(hc *hookContext, req hooktool.Request) ([]byte, error)
 	return render(c.format("smart"), ids)
 }
 
-func (s *Sim) relationList(hc *hookContext, req hooktool.Request) ([]byte, error) {
+// relationReadArgs parses the flags relation-list and relation-get share
+// (--format, -r, --app) and finds the relation they name.
+func (s *Sim) relationReadArgs(hc *hookContext, req hooktool.Request) (*cmdLine, *relation, error) {
 	c, err := parseArgs([]flagSpec{formatFlag, relationFlag, appFlag}, req.Args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkFormat(c, "smart", "smart", "json", "yaml"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, err := s.hookRelation(hc, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, r, nil
+}
+
+func (s *Sim) relationList(hc *hookContext, req hooktool.Request) ([]byte, error) {
+	c, r, err := s.relationReadArgs(hc, req)
 	if err != nil {
 		return nil, err
 	}
@@ -108,14 +118,7 @@ func (s *Sim) relationList(hc *hookContext, req hooktool.Request) ([]byte, error
 }
 
 func (s *Sim) relationGet(hc *hookContext, req hooktool.Request) ([]byte, error) {
-	c, err := parseArgs([]flagSpec{formatFlag, relationFlag, appFlag}, req.Args)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFormat(c, "smart", "smart", "json", "yaml"); err != nil {
-		return nil, err
-	}
-	r, err := s.hookRelation(hc, c)
+	c, r, err := s.relationReadArgs(hc, req)
 	if err != nil {
 		return nil, err
 	}
