@@ -45,7 +45,7 @@ func buildRepo(t *testing.T) cosagent.UnitData {
 	d, err := cosagent.Build(cosagent.Options{
 		Topology:         topology,
 		CharmDir:         repoRoot(t),
-		MetricsEndpoints: []cosagent.Endpoint{{Path: metrics.MetricsPath, Port: metrics.DefaultPort}},
+		MetricsEndpoints: []cosagent.Endpoint{{Path: metrics.MetricsPath, Port: 9464}},
 	})
 	require.NoError(t, err)
 	return d

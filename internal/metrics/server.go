@@ -15,10 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// DefaultPort is where the serving process listens for the cos-agent
-// subordinate's scrape (on the unit's machine).
-const DefaultPort = 9464
-
 // MetricsPath is the path of the metrics.
 const MetricsPath = "/metrics"
 
